@@ -1,0 +1,285 @@
+// Package report turns a run's results into the comparison a researcher
+// reads: one row per (engine, batch size) with the median and range over
+// repetitions, the engines' ratio per batch size, and the facts needed to
+// defend the numbers (workload hash, engine configurations, flags, failures).
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/stats"
+)
+
+// Cell aggregates the repetitions of one (engine, batch size).
+type Cell struct {
+	Engine    string
+	BatchSize int
+	// Planned is the number of measured repetitions asked for; Rows the
+	// clean ones; Failed the ones that failed.
+	Planned, Failed int
+	Rows            []results.Row
+	Wall            stats.Summary
+	OutputTPS       stats.Summary
+	TotalTPS        stats.Summary
+	RequestsPS      stats.Summary
+	// Overhead is WallS - EngineS, the host boundary's cost.
+	Overhead stats.Summary
+	// Flags counts each flag over the measured rows.
+	Flags map[string]int
+}
+
+// Summarize groups measured rows by (engine, batch size), in the manifest's
+// engine order and the sweep's batch-size order.
+func Summarize(m *results.Manifest, rows []results.Row) []Cell {
+	type key struct {
+		engine string
+		bs     int
+	}
+	byKey := map[key]*Cell{}
+	var order []key
+	for _, e := range m.Engines {
+		for _, bs := range m.Workload.BatchSizes {
+			k := key{e.Name, bs}
+			byKey[k] = &Cell{Engine: e.Name, BatchSize: bs, Planned: m.Workload.Reps, Flags: map[string]int{}}
+			order = append(order, k)
+		}
+	}
+	for _, r := range rows {
+		if r.Warmup || r.WorkloadSHA256 != m.Workload.SHA256 {
+			continue
+		}
+		c := byKey[key{r.Engine, r.BatchSize}]
+		if c == nil {
+			continue
+		}
+		if r.Error != "" {
+			c.Failed++
+			continue
+		}
+		c.Rows = append(c.Rows, r)
+		for _, f := range r.Flags {
+			c.Flags[f]++
+		}
+	}
+	var out []Cell
+	for _, k := range order {
+		c := byKey[k]
+		var wall, otps, ttps, rps, over []float64
+		for _, r := range c.Rows {
+			wall = append(wall, r.WallS)
+			otps = append(otps, r.OutputTokensPerS())
+			ttps = append(ttps, r.TotalTokensPerS())
+			rps = append(rps, r.RequestsPerS())
+			if r.HostOverheadS != nil {
+				over = append(over, *r.HostOverheadS)
+			}
+		}
+		c.Wall, c.OutputTPS, c.TotalTPS = summarize(wall), summarize(otps), summarize(ttps)
+		c.RequestsPS, c.Overhead = summarize(rps), summarize(over)
+		out = append(out, *c)
+	}
+	return out
+}
+
+func summarize(xs []float64) stats.Summary {
+	s, err := stats.Summarize(xs)
+	if err != nil {
+		return stats.Summary{}
+	}
+	return s
+}
+
+// Table writes the comparison table and the notes that go with it.
+func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
+	cells := Summarize(m, rows)
+	fmt.Fprintf(w, "enginebench %s — model %s (%s), workload %s\n", m.Tool.Version, m.Model.Path, m.Model.Dtype, short(m.Workload.SHA256))
+	fmt.Fprintf(w, "%d-token prompts, %d output tokens (ignore_eos), temperature %g, top_p %g, seed %d; %d warm-up + %d measured batches per batch size, fresh prompts each\n\n",
+		m.Workload.InputLen, m.Workload.OutputLen, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
+
+	t := newTable(w)
+	t.Header("engine", "batch", "reps", "wall s median [min–max]", "output tok/s median [min–max]", "total tok/s", "req/s", "host overhead", "flags")
+	for _, c := range cells {
+		reps := fmt.Sprintf("%d", len(c.Rows))
+		if len(c.Rows) != c.Planned {
+			reps = fmt.Sprintf("%d of %d", len(c.Rows), c.Planned)
+		}
+		if len(c.Rows) == 0 {
+			if err := t.Append(c.Engine, c.BatchSize, reps, "—", "—", "—", "—", "—", flagText(c)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.Append(c.Engine, c.BatchSize, reps,
+			withRange(c.Wall, "%.3f"), withRange(c.OutputTPS, "%.1f"),
+			fmt.Sprintf("%.1f", c.TotalTPS.Median), fmt.Sprintf("%.2f", c.RequestsPS.Median),
+			overheadText(c), flagText(c)); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if err := ratioTable(w, m, cells); err != nil {
+		return err
+	}
+	notes(w, m, cells)
+	return nil
+}
+
+func newTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{Global: tw.AlignRight, PerColumn: []tw.Align{tw.AlignLeft}}),
+	)
+}
+
+// ratioTable compares each engine with the first one, per batch size, on
+// median output tokens per second.
+func ratioTable(w io.Writer, m *results.Manifest, cells []Cell) error {
+	if len(m.Engines) < 2 {
+		return nil
+	}
+	base := m.Engines[0].Name
+	header := []any{"batch"}
+	for _, e := range m.Engines[1:] {
+		header = append(header, fmt.Sprintf("%s ÷ %s", e.Name, base))
+	}
+	idx := map[string]Cell{}
+	for _, c := range cells {
+		idx[fmt.Sprintf("%s/%d", c.Engine, c.BatchSize)] = c
+	}
+	fmt.Fprintf(w, "\nOutput throughput relative to %s (ratio of medians):\n", base)
+	t := newTable(w)
+	t.Header(header...)
+	for _, bs := range m.Workload.BatchSizes {
+		row := []any{bs}
+		b := idx[fmt.Sprintf("%s/%d", base, bs)]
+		for _, e := range m.Engines[1:] {
+			c := idx[fmt.Sprintf("%s/%d", e.Name, bs)]
+			if len(b.Rows) == 0 || len(c.Rows) == 0 || b.OutputTPS.Median == 0 {
+				row = append(row, "—")
+				continue
+			}
+			row = append(row, fmt.Sprintf("%.2f×", c.OutputTPS.Median/b.OutputTPS.Median))
+		}
+		if err := t.Append(row...); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+func withRange(s stats.Summary, f string) string {
+	if s.N <= 1 {
+		return fmt.Sprintf(f, s.Median)
+	}
+	return fmt.Sprintf(f+" ["+f+"–"+f+"]", s.Median, s.Min, s.Max)
+}
+
+func overheadText(c Cell) string {
+	if c.Overhead.N == 0 || c.Wall.Median <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f ms (%.2f%%)", c.Overhead.Median*1e3, 100*c.Overhead.Median/c.Wall.Median)
+}
+
+func flagText(c Cell) string {
+	var parts []string
+	keys := make([]string, 0, len(c.Flags))
+	for k := range c.Flags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s in %d", k, c.Flags[k]))
+	}
+	if c.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", c.Failed))
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func notes(w io.Writer, m *results.Manifest, cells []Cell) {
+	fmt.Fprintln(w)
+	for _, e := range m.Engines {
+		fmt.Fprintf(w, "%s: %s", e.Name, e.Status)
+		if len(e.Versions) > 0 {
+			fmt.Fprintf(w, "; %s", versions(e.Versions))
+		}
+		if e.LoadS != nil {
+			fmt.Fprintf(w, "; load %.1f s", *e.LoadS)
+		}
+		if e.KVCacheTokens != nil {
+			fmt.Fprintf(w, "; KV cache %d tokens", *e.KVCacheTokens)
+		}
+		if len(e.Reservation) > 0 {
+			fmt.Fprintf(w, "; reservation %s", kv(e.Reservation))
+		}
+		fmt.Fprintln(w)
+		if e.Error != "" {
+			fmt.Fprintf(w, "  failed: %s\n", strings.ReplaceAll(strings.TrimSpace(e.Error), "\n", "\n  "))
+		}
+		for _, n := range e.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
+	}
+	if m.GPU.NoMetricsReason != "" {
+		fmt.Fprintf(w, "%s\n", m.GPU.NoMetricsReason)
+	}
+	flagged := false
+	for _, c := range cells {
+		if len(c.Flags) > 0 {
+			flagged = true
+		}
+	}
+	if flagged {
+		fmt.Fprintln(w, "flags: short_output = a sequence returned fewer tokens than asked (counted as returned, never back-filled); "+
+			"cached_tokens = the engine reports prefix-cache hits on prompts that share nothing; see results.jsonl")
+	}
+	fmt.Fprintln(w, "throughput = tokens the engines returned / wall time of the generate call (Go monotonic clock); host overhead = wall time − the adapter's own time")
+}
+
+func versions(v map[string]string) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + v[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+func kv(m map[string]any) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}

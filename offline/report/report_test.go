@@ -1,0 +1,101 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/enginebench/enginebench/offline/results"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func f(x float64) *float64 { return &x }
+
+func fixture() (*results.Manifest, []results.Row) {
+	kv := int64(4096)
+	m := &results.Manifest{
+		Tool:     results.Tool{Version: "test"},
+		Model:    results.Model{Path: "/models/tiny", Dtype: "float32"},
+		Workload: results.Workload{SHA256: "0123456789abcdef0123456789abcdef", Seed: 7, InputLen: 32, OutputLen: 16, BatchSizes: []int{1, 4}, Reps: 3, Warmup: 1},
+		Sampling: results.Sampling{Temperature: 0, TopP: 1},
+		Engines: []results.Engine{
+			{Name: "transformers", Status: results.EngineDone, Versions: map[string]string{"transformers": "5.19.0", "torch": "2.13.0"}, LoadS: f(1.25), Notes: []string{"no fixed KV capacity"}},
+			{Name: "vllm", Status: results.EngineFailed, Error: "engine vllm: killed by signal 9 (killed)", Versions: map[string]string{"vllm": "0.32.0"}, LoadS: f(10.5), KVCacheTokens: &kv, Reservation: map[string]any{"kv_cache_memory_bytes": 1073741824}},
+		},
+	}
+	m.GPU.NoMetricsReason = "no GPU metrics: NVML library not found (libnvidia-ml.so.1)"
+	row := func(engine string, bs, rep int, wall, engineS float64, out int, flags ...string) results.Row {
+		over := wall - engineS
+		if flags == nil {
+			flags = []string{}
+		}
+		return results.Row{Engine: engine, BatchSize: bs, Rep: rep, StartedAt: time.Unix(0, 0), WallS: wall, EngineS: &engineS, HostOverheadS: &over,
+			PromptTokens: bs * 32, OutputTokens: out, Requests: bs, WorkloadSHA256: m.Workload.SHA256, Flags: flags}
+	}
+	rows := []results.Row{
+		{Engine: "transformers", BatchSize: 1, Warmup: true, WallS: 9, OutputTokens: 16, Requests: 1, WorkloadSHA256: m.Workload.SHA256},
+		row("transformers", 1, 0, 0.20, 0.199, 16),
+		row("transformers", 1, 1, 0.25, 0.249, 16),
+		row("transformers", 1, 2, 0.22, 0.219, 16),
+		row("transformers", 4, 0, 0.40, 0.398, 64),
+		row("transformers", 4, 1, 0.42, 0.418, 63, results.FlagShortOutput),
+		row("transformers", 4, 2, 0.41, 0.408, 64),
+		row("vllm", 1, 0, 0.05, 0.049, 16),
+		row("vllm", 1, 1, 0.04, 0.039, 16, results.FlagCachedTokens),
+		row("vllm", 1, 2, 0.06, 0.059, 16),
+		{Engine: "vllm", BatchSize: 4, Rep: 0, WorkloadSHA256: m.Workload.SHA256, Error: "killed by signal 9", Flags: []string{results.FlagError}},
+		// Another workload's row is never mixed in.
+		row("vllm", 4, 0, 0.01, 0.01, 64),
+	}
+	rows[len(rows)-1].WorkloadSHA256 = "other"
+	return m, rows
+}
+
+func TestTableGolden(t *testing.T) {
+	m, rows := fixture()
+	var buf bytes.Buffer
+	if err := Table(&buf, m, rows); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "table.golden", buf.Bytes())
+}
+
+func TestSummarize(t *testing.T) {
+	m, rows := fixture()
+	cells := Summarize(m, rows)
+	if len(cells) != 4 {
+		t.Fatalf("%d cells, want 4", len(cells))
+	}
+	tr1 := cells[0]
+	if len(tr1.Rows) != 3 || tr1.Wall.Median != 0.22 || tr1.Wall.Min != 0.20 || tr1.Wall.Max != 0.25 {
+		t.Errorf("transformers bs=1: %d rows, wall %+v (the warm-up must be excluded)", len(tr1.Rows), tr1.Wall)
+	}
+	if got := cells[1].Flags[results.FlagShortOutput]; got != 1 {
+		t.Errorf("short_output count = %d", got)
+	}
+	v4 := cells[3]
+	if len(v4.Rows) != 0 || v4.Failed != 1 {
+		t.Errorf("vllm bs=4: %d rows, %d failed; the other workload's row must not count", len(v4.Rows), v4.Failed)
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}

@@ -1,0 +1,175 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/enginebench/enginebench/offline/gpu"
+)
+
+// Manifest is everything needed to reproduce and defend a run:
+// manifest.json in the output directory, rewritten as the run progresses.
+type Manifest struct {
+	Schema      int       `json:"schema"`
+	Tool        Tool      `json:"tool"`
+	CommandLine []string  `json:"command_line"`
+	StartedAt   time.Time `json:"started_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Host        Host      `json:"host"`
+	Model       Model     `json:"model"`
+	Workload    Workload  `json:"workload"`
+	Sampling    Sampling  `json:"sampling"`
+	// GPU describes the driver and devices, or why there are no GPU metrics.
+	GPU     gpu.SystemInfo `json:"gpu"`
+	Engines []Engine       `json:"engines"`
+}
+
+// Tool identifies the enginebench build.
+type Tool struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+}
+
+// Host describes the machine.
+type Host struct {
+	Hostname    string `json:"hostname"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	Kernel      string `json:"kernel,omitempty"`
+	CPUModel    string `json:"cpu_model,omitempty"`
+	CPUs        int    `json:"cpus"`
+	MemoryBytes uint64 `json:"memory_bytes,omitempty"`
+}
+
+// Model identifies the model every engine ran.
+type Model struct {
+	// Path is the model directory or identifier as given.
+	Path string `json:"path"`
+	// ConfigSHA256 hashes config.json; empty when the model is not a local
+	// directory.
+	ConfigSHA256 string   `json:"config_sha256,omitempty"`
+	Architecture []string `json:"architectures,omitempty"`
+	// Dtype is the dtype every engine was told to use.
+	Dtype      string `json:"dtype"`
+	VocabSize  int    `json:"vocab_size"`
+	ParamCount *int64 `json:"param_count,omitempty"`
+	ParamBytes *int64 `json:"param_bytes,omitempty"`
+}
+
+// Workload identifies the prompts.
+type Workload struct {
+	SHA256     string `json:"sha256"`
+	Seed       int64  `json:"seed"`
+	InputLen   int    `json:"input_len"`
+	OutputLen  int    `json:"output_len"`
+	BatchSizes []int  `json:"batch_sizes"`
+	Reps       int    `json:"reps"`
+	Warmup     int    `json:"warmup"`
+	Prompts    int    `json:"prompts"`
+	VocabSize  int    `json:"vocab_size"`
+	// ExcludedTokens are the special token IDs never drawn.
+	ExcludedTokens []int `json:"excluded_tokens"`
+}
+
+// Sampling is the sampling every engine was given.
+type Sampling struct {
+	Temperature float64 `json:"temperature"`
+	TopP        float64 `json:"top_p"`
+	Seed        int64   `json:"seed"`
+	IgnoreEOS   bool    `json:"ignore_eos"`
+}
+
+// Engine statuses.
+const (
+	EngineQueued  = "queued"
+	EngineRunning = "running"
+	EngineDone    = "done"
+	EngineFailed  = "failed"
+)
+
+// Engine is one engine as it ran.
+type Engine struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// Error says why the engine failed, with its exit status or signal.
+	Error   string `json:"error,omitempty"`
+	LogFile string `json:"log_file"`
+	// Python is the interpreter the worker embedded.
+	Python        string `json:"python"`
+	PythonVersion string `json:"python_version,omitempty"`
+	// Versions of the engine and its stack, as imported in the worker.
+	Versions map[string]string `json:"versions,omitempty"`
+	// UserArgs are the --engine-arg keyword arguments as given.
+	UserArgs json.RawMessage `json:"user_args,omitempty"`
+	// EffectiveConfig is the configuration the engine reports after
+	// loading: the tool's settings, the user's, and the engine's defaults.
+	EffectiveConfig map[string]any `json:"effective_config,omitempty"`
+	// ConstructorArgs are the keyword arguments passed to the engine's
+	// constructor.
+	ConstructorArgs map[string]any `json:"constructor_args,omitempty"`
+	// Reservation is the engine's memory reservation setting, by its own
+	// name (vLLM gpu_memory_utilization or kv_cache_memory_bytes, SGLang
+	// mem_fraction_static).
+	Reservation map[string]any `json:"reservation,omitempty"`
+	// KVCacheTokens is the KV-cache capacity in tokens the engine reports.
+	KVCacheTokens *int64 `json:"kv_cache_tokens"`
+	// LoadS is the engine's construction time (model load, graph capture),
+	// reported apart from every batch.
+	LoadS *float64 `json:"load_s"`
+	// GPUBeforeLoad and GPUAfterLoad are device readings around loading.
+	GPUBeforeLoad []gpu.Sample `json:"gpu_before_load,omitempty"`
+	GPUAfterLoad  []gpu.Sample `json:"gpu_after_load,omitempty"`
+	// Notes are facts about this engine's run the report should show.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// WriteManifest writes m to path atomically (a temporary file renamed into
+// place), so a reader never sees half a manifest.
+func WriteManifest(path string, m *Manifest) error {
+	m.Schema = SchemaVersion
+	m.UpdatedAt = time.Now().UTC()
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the manifest: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".manifest-*.json")
+	if err != nil {
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	return nil
+}
+
+// ReadManifest reads a manifest.json.
+func ReadManifest(path string) (*Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s is not valid JSON: %w", path, err)
+	}
+	if m.Schema > SchemaVersion {
+		return nil, fmt.Errorf("manifest %s has schema %d; this enginebench reads up to %d: upgrade it", path, m.Schema, SchemaVersion)
+	}
+	return &m, nil
+}

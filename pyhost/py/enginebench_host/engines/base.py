@@ -1,0 +1,226 @@
+"""The adapter protocol shared by every engine module."""
+
+import abc
+import difflib
+import hashlib
+import struct
+import sys
+import time
+
+
+class ConfigError(Exception):
+    """The engine's arguments or environment are wrong; the message says how
+    to fix them. The Go side reports it as bad input, not as an engine
+    failure."""
+
+
+def workload_sha256(prompts):
+    """Recomputes the workload hash exactly as the Go side defines it
+    (offline/workload.Hash), from the very lists handed to the engine."""
+    h = hashlib.sha256(b"enginebench/workload/v1\n")
+    h.update(struct.pack("<I", len(prompts)))
+    for p in prompts:
+        h.update(struct.pack("<I", len(p)))
+        h.update(struct.pack("<%dI" % len(p), *p))
+    return h.hexdigest()
+
+
+def closest(name, valid, n=3):
+    """Names in valid that look like name, for 'did you mean' hints."""
+    return difflib.get_close_matches(name, sorted(valid), n=n, cutoff=0.6)
+
+
+def check_kwargs(engine, kwargs, valid, where):
+    """Raises ConfigError naming each unknown keyword argument and the
+    closest valid names."""
+    unknown = [k for k in kwargs if k not in valid]
+    if not unknown:
+        return
+    parts = []
+    for k in unknown:
+        hint = closest(k, valid)
+        parts.append(f"{k!r}" + (f" (did you mean {', '.join(hint)}?)" if hint else ""))
+    raise ConfigError(
+        f"{engine} does not accept the argument{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(parts)}: not in {where}; fix --engine-arg '{engine}: ...'"
+    )
+
+
+def module_version(name):
+    mod = sys.modules.get(name)
+    if mod is None:
+        try:
+            mod = __import__(name)
+        except Exception:  # noqa: BLE001 - a missing package has no version
+            return None
+    return getattr(mod, "__version__", None)
+
+
+def jsonable(value, depth=0):
+    """Best-effort conversion of engine config values to JSON-able data."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if depth > 4:
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v, depth + 1) for v in value]
+    if hasattr(value, "name") and type(value).__module__ == "enum":
+        return value.name
+    return str(value)
+
+
+class Adapter(abc.ABC):
+    """One engine behind the protocol. Subclasses implement the _engine_*
+    hooks; this class keeps the workload and the timing honest."""
+
+    name = "engine"
+
+    def __init__(self):
+        self.prompts = None
+        self.inputs = None
+        self.input_len = 0
+        self.output_len = 0
+        self.cfg = None
+        self.engine = None
+        self.last = None
+
+    # --- protocol -----------------------------------------------------------
+
+    def check(self, cfg):
+        """Imports the engine and validates the arguments, loading nothing."""
+        self.cfg = cfg
+        self._import_engine()
+        kwargs = self.constructor_kwargs(cfg)
+        self.validate(kwargs)
+        return self.info(kwargs)
+
+    def set_workload(self, w):
+        prompts = w["prompts"]
+        self.input_len = int(w["input_len"])
+        self.output_len = int(w["output_len"])
+        for i, p in enumerate(prompts):
+            if len(p) != self.input_len:
+                raise ValueError(f"prompt {i} has {len(p)} tokens, want {self.input_len}")
+        self.prompts = prompts
+        # Engine-specific prompt objects are built now, outside any timing.
+        self.inputs = self._engine_inputs(prompts)
+        return {"count": len(prompts), "sha256": workload_sha256(prompts)}
+
+    def load(self, cfg):
+        self.cfg = cfg
+        self._import_engine()
+        kwargs = self.constructor_kwargs(cfg)
+        self.validate(kwargs)
+        start = time.perf_counter()
+        self.engine = self._engine_construct(kwargs)
+        load_s = time.perf_counter() - start
+        info = self.info(kwargs)
+        info["engine_load_s"] = load_s
+        info["effective_config"] = jsonable(self._engine_effective_config())
+        info["kv_cache_tokens"] = self._engine_kv_cache_tokens()
+        info["reservation"] = jsonable(self._engine_reservation(kwargs))
+        info["notes"] = self._engine_notes()
+        return info
+
+    def run_batch(self, cell):
+        first, count = int(cell["first"]), int(cell["count"])
+        if self.engine is None:
+            raise RuntimeError("run_batch before load")
+        if first < 0 or first + count > len(self.inputs):
+            raise ValueError(f"batch [{first}, {first + count}) is outside the workload of {len(self.inputs)} prompts")
+        batch = self.inputs[first:first + count]
+        self.last = None
+        start = time.perf_counter()
+        outputs = self._engine_generate(batch)
+        engine_s = time.perf_counter() - start
+        self.last = (first, count, outputs)
+        return {"engine_s": engine_s}
+
+    def collect(self, _):
+        if self.last is None:
+            return {"requests": []}
+        first, count, outputs = self.last
+        self.last = None
+        return {"requests": self._engine_collect(first, count, outputs)}
+
+    def close(self, _):
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            self._engine_close(engine)
+        return None
+
+    # --- shared helpers -----------------------------------------------------
+
+    def info(self, kwargs):
+        return {
+            "engine": self.name,
+            "python_version": sys.version.split()[0],
+            "versions": {k: v for k, v in self._engine_versions().items() if v is not None},
+            "constructor_args": jsonable(kwargs),
+        }
+
+    def constructor_kwargs(self, cfg):
+        """The tool's settings under the engine's own names, overridden by
+        the user's --engine-arg values."""
+        kwargs = self._engine_tool_kwargs(cfg)
+        kwargs.update(cfg.get("user_args") or {})
+        return kwargs
+
+    def validate(self, kwargs):
+        valid, where = self._engine_valid_kwargs()
+        check_kwargs(self.name, kwargs, valid, where)
+
+    # --- hooks --------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _import_engine(self):
+        """See the module docstring."""
+
+    def _engine_versions(self):
+        return {}
+
+    @abc.abstractmethod
+    def _engine_tool_kwargs(self, cfg):
+        """See the module docstring."""
+
+    @abc.abstractmethod
+    def _engine_valid_kwargs(self):
+        """See the module docstring."""
+
+    def _engine_inputs(self, prompts):
+        return prompts
+
+    @abc.abstractmethod
+    def _engine_construct(self, kwargs):
+        """See the module docstring."""
+
+    @abc.abstractmethod
+    def _engine_generate(self, batch):
+        """See the module docstring."""
+
+    @abc.abstractmethod
+    def _engine_collect(self, first, count, outputs):
+        """See the module docstring."""
+
+    def _engine_effective_config(self):
+        return {}
+
+    def _engine_kv_cache_tokens(self):
+        return None
+
+    def _engine_reservation(self, kwargs):
+        return {}
+
+    def _engine_notes(self):
+        return []
+
+    def _engine_close(self, engine):
+        pass
+
+
+def expose(module_globals, adapter):
+    """Binds the protocol functions of a module to one adapter instance."""
+    for name in ("check", "set_workload", "load", "run_batch", "collect", "close"):
+        module_globals[name] = getattr(adapter, name)

@@ -1,0 +1,188 @@
+"""vLLM through its offline API: LLM(...).generate on token-ID prompts."""
+
+import dataclasses
+import gc
+import inspect
+
+from . import base
+
+
+def _get(obj, path, default=None):
+    for part in path.split("."):
+        if obj is None:
+            return default
+        obj = getattr(obj, part, None)
+    return default if obj is None else obj
+
+
+class VLLM(base.Adapter):
+    name = "vllm"
+
+    def _import_engine(self):
+        try:
+            import vllm  # noqa: F401
+            from vllm import LLM, SamplingParams  # noqa: F401
+        except ImportError as exc:
+            raise base.ConfigError(f"cannot import vllm here: {exc}; install vllm in this python, or pass --engine vllm=PYTHON") from exc
+
+    def _engine_versions(self):
+        import vllm
+
+        return {"vllm": vllm.__version__, "torch": base.module_version("torch"), **_torch_cuda()}
+
+    def _engine_tool_kwargs(self, cfg):
+        return {
+            "model": cfg["model"],
+            "dtype": cfg["dtype"],
+            "seed": cfg["seed"],
+            "max_model_len": cfg["max_model_len"],
+            # The concurrency cap must admit the largest batch in one go.
+            "max_num_seqs": cfg["max_batch_size"],
+            # Fresh prompts never share a prefix; caching would only add work
+            # or, on a workload that did, hide it.
+            "enable_prefix_caching": False,
+            # Token IDs in, token IDs out: no tokenizer work in the timing.
+            "skip_tokenizer_init": True,
+            # Per-request metrics (RequestOutput.metrics) need stats on.
+            "disable_log_stats": False,
+        }
+
+    def _engine_valid_kwargs(self):
+        from vllm import LLM
+        from vllm.engine.arg_utils import EngineArgs
+
+        params = inspect.signature(LLM.__init__).parameters
+        valid = {n for n, p in params.items() if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        # LLM passes its **kwargs on to EngineArgs.
+        valid |= {f.name for f in dataclasses.fields(EngineArgs)}
+        return valid, "vllm.LLM's signature or vllm.engine.arg_utils.EngineArgs"
+
+    def _engine_inputs(self, prompts):
+        return [{"prompt_token_ids": p} for p in prompts]
+
+    def _engine_construct(self, kwargs):
+        from vllm import LLM, SamplingParams
+
+        kw = dict(kwargs)
+        model = kw.pop("model")
+        llm = LLM(model, **kw)
+        s = self.cfg["sampling"]
+        n = self.output_len
+        sp = dict(max_tokens=n, min_tokens=n, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], seed=s["seed"], detokenize=False)
+        fields = _sampling_fields(SamplingParams)
+        self.sampling = SamplingParams(**{k: v for k, v in sp.items() if k in fields})
+        self.sampling_dropped = sorted(set(sp) - fields)
+        return llm
+
+    def _engine_generate(self, batch):
+        return self.engine.generate(batch, self.sampling, use_tqdm=False)
+
+    def _engine_collect(self, first, count, outputs):
+        out = []
+        for i, ro in enumerate(outputs):
+            comp = ro.outputs[0] if ro.outputs else None
+            req = {
+                "index": first + i,
+                "prompt_tokens": len(ro.prompt_token_ids or []),
+                "output_tokens": len(comp.token_ids) if comp is not None else 0,
+                "cached_tokens": getattr(ro, "num_cached_tokens", None),
+                "finish_reason": str(getattr(comp, "finish_reason", "") or ""),
+            }
+            timings = _timings(getattr(ro, "metrics", None))
+            if timings:
+                req["timings"] = timings
+            out.append(req)
+        return out
+
+    def _engine_effective_config(self):
+        vc = _get(self.engine, "llm_engine.vllm_config")
+        if vc is None:
+            return {}
+        pick = {
+            "model_config": ["model", "dtype", "max_model_len", "seed", "enforce_eager", "quantization", "generation_config", "skip_tokenizer_init"],
+            "scheduler_config": ["max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill", "chunked_prefill_enabled", "async_scheduling", "policy"],
+            "cache_config": ["block_size", "gpu_memory_utilization", "kv_cache_memory_bytes", "enable_prefix_caching", "num_gpu_blocks", "cache_dtype"],
+            "parallel_config": ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "distributed_executor_backend"],
+            "compilation_config": ["mode", "level", "cudagraph_mode", "max_cudagraph_capture_size", "cudagraph_capture_sizes"],
+            "device_config": ["device", "device_type"],
+        }
+        eff = {}
+        for section, names in pick.items():
+            obj = getattr(vc, section, None)
+            if obj is None:
+                continue
+            for n in names:
+                if hasattr(obj, n):
+                    eff[f"{section}.{n}"] = getattr(obj, n)
+        return eff
+
+    def _engine_kv_cache_tokens(self):
+        cc = _get(self.engine, "llm_engine.vllm_config.cache_config")
+        blocks, size = getattr(cc, "num_gpu_blocks", None), getattr(cc, "block_size", None)
+        if blocks is None or size is None:
+            return None
+        return int(blocks) * int(size)
+
+    def _engine_reservation(self, kwargs):
+        cc = _get(self.engine, "llm_engine.vllm_config.cache_config")
+        res = {}
+        for n in ("gpu_memory_utilization", "kv_cache_memory_bytes"):
+            v = getattr(cc, n, None)
+            if v is not None:
+                res[n] = v
+        return res
+
+    def _engine_notes(self):
+        notes = []
+        if self.sampling_dropped:
+            notes.append("this vLLM's SamplingParams lacks " + ", ".join(self.sampling_dropped))
+        return notes
+
+    def _engine_close(self, llm):
+        # The engine core runs in a child process (EngineCore); shutting it
+        # down returns its memory. LLM has no public close().
+        core = _get(llm, "llm_engine.engine_core")
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del llm
+        gc.collect()
+
+
+def _sampling_fields(cls):
+    if dataclasses.is_dataclass(cls):
+        return {f.name for f in dataclasses.fields(cls)}
+    names = getattr(cls, "__struct_fields__", None)  # msgspec.Struct
+    if names:
+        return set(names)
+    return set(inspect.signature(cls).parameters)
+
+
+def _timings(m):
+    """Per-request timings from vLLM's RequestStateStats, in seconds. The
+    *_ts fields are engine-core monotonic clocks: only differences mean
+    anything."""
+    if m is None:
+        return {}
+    t = {}
+    ttft = getattr(m, "first_token_latency", None)
+    if ttft:
+        t["ttft_s"] = float(ttft)
+    q, s, f, last = (getattr(m, n, None) for n in ("queued_ts", "scheduled_ts", "first_token_ts", "last_token_ts"))
+    if q and s:
+        t["queue_s"] = float(s - q)
+    if s and f:
+        t["prefill_s"] = float(f - s)
+    if f and last:
+        t["decode_s"] = float(last - f)
+    return t
+
+
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return {}
+    return {"torch_cuda": torch.version.cuda}
+
+
+base.expose(globals(), VLLM())
