@@ -43,11 +43,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "enginebench:", err)
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "enginebench:", msg)
+		}
 		return ec.ExitCode()
 	}
+	fmt.Fprintln(stderr, "enginebench:", err)
 	return exitFailure
 }
 
@@ -62,9 +65,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// urfave/cli's default handler calls os.Exit inside Run, skipping
 		// every deferred cleanup; exit codes go through main instead.
 		ExitErrHandler: func(*cli.Context, error) {},
+		// --engine-arg values hold commas (Python literals): never split them.
+		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
-			versionCommand(),
+			runCommand(),
 			envCommand(),
+			versionCommand(),
+			workerCommand(),
 		},
 	}
 }

@@ -132,7 +132,7 @@ var rejected = []struct {
 	{"engine case", "vLLM: x=1", "--engine-arg 'vLLM: x=1': column 1: `vLLM`: unknown engine; hint: did you mean vllm?; known engines: sglang, transformers, vllm"},
 	{"colon only", ": x=1", "--engine-arg ': x=1': column 1: `:`: missing engine name before the colon; hint: known engines: sglang, transformers, vllm"},
 	{"no arguments", "vllm:  ", "--engine-arg 'vllm:  ': column 8: no arguments after vllm:; hint: write vllm: name=value"},
-	{"invalid UTF-8", "vllm: x=\"\xff\"", `--engine-arg "vllm: x=\"\xff\"": column 10: invalid UTF-8 (byte 0xff)`},
+	{"invalid UTF-8", "vllm: x=\"\xff\"", `--engine-arg "vllm: x=\"\xff\"": column 10: invalid UTF-8 (byte 0xff); hint: the value must be UTF-8 text`},
 
 	// Argument structure.
 	{"positional", "vllm: 0.85", "--engine-arg 'vllm: 0.85': column 7: `0.85`: positional values are not allowed; write name=value; hint: give it a name: name=0.85"},
@@ -143,9 +143,9 @@ var rejected = []struct {
 	{"duplicate key", "vllm: max_num_seqs=8, max_num_seqs=16", "--engine-arg 'vllm: max_num_seqs=8, max_num_seqs=16': column 23: `max_num_seqs`: max_num_seqs is given twice; hint: it was first given at column 7"},
 	{"dashed name", "vllm: --max-num-seqs=256", "--engine-arg 'vllm: --max-num-seqs=256': column 7: `--max-num-seqs`: not a valid argument name; hint: did you mean max_num_seqs=256?"},
 	{"dotted name", "vllm: a.b=1", "--engine-arg 'vllm: a.b=1': column 7: `a.b`: not a valid argument name; hint: argument names are Python identifiers, like max_num_seqs"},
-	{"keyword name", "vllm: lambda=1", "--engine-arg 'vllm: lambda=1': column 7: `lambda`: a Python keyword cannot be an argument name"},
-	{"constant name", "vllm: True=1", "--engine-arg 'vllm: True=1': column 7: `True`: a Python keyword cannot be an argument name"},
-	{"non-ASCII name", "vllm: größe=1", "--engine-arg 'vllm: größe=1': column 7: `größe`: argument names must be ASCII identifiers"},
+	{"keyword name", "vllm: lambda=1", "--engine-arg 'vllm: lambda=1': column 7: `lambda`: a Python keyword cannot be an argument name; hint: check the spelling of the argument name"},
+	{"constant name", "vllm: True=1", "--engine-arg 'vllm: True=1': column 7: `True`: a Python keyword cannot be an argument name; hint: check the spelling of the argument name"},
+	{"non-ASCII name", "vllm: größe=1", "--engine-arg 'vllm: größe=1': column 7: `größe`: argument names must be ASCII identifiers; hint: engine arguments have plain ASCII names, like max_num_seqs"},
 	{"missing name", "vllm: =1", "--engine-arg 'vllm: =1': column 7: `=`: missing argument name; hint: write name=value"},
 	{"missing value", "vllm: seed=, x=1", "--engine-arg 'vllm: seed=, x=1': column 7: `seed=`: missing value; hint: write a literal after =, e.g. seed=1 or seed=\"text\""},
 	{"empty argument", "vllm: a=1,, b=2", "--engine-arg 'vllm: a=1,, b=2': column 11: `,`: empty argument; hint: remove the extra comma"},
@@ -176,15 +176,15 @@ var rejected = []struct {
 	{"list comprehension", "vllm: x=[i for i in range(3)]", "--engine-arg 'vllm: x=[i for i in range(3)]': column 9: `[i for i in range(3)]`: comprehensions are not allowed; hint: write the items out"},
 	{"dict comprehension", "vllm: x={k: 1 for k in y}", "--engine-arg 'vllm: x={k: 1 for k in y}': column 9: `{k: 1 for k in y}`: comprehensions are not allowed; hint: write the items out"},
 	{"generator", "vllm: x=(i for i in y)", "--engine-arg 'vllm: x=(i for i in y)': column 9: `(i for i in y)`: comprehensions are not allowed; hint: write the items out"},
-	{"lambda", "vllm: x=lambda: 1", "--engine-arg 'vllm: x=lambda: 1': column 9: `lambda`: lambdas are not allowed"},
-	{"conditional", "vllm: x=1 if y else 2", "--engine-arg 'vllm: x=1 if y else 2': column 9: `1 if y else 2`: conditional expressions are not allowed"},
-	{"subscript", "vllm: x=[1, 2][0]", "--engine-arg 'vllm: x=[1, 2][0]': column 9: `[1, 2][0]`: subscripts are not allowed"},
-	{"starred in list", "vllm: x=[*y]", "--engine-arg 'vllm: x=[*y]': column 10: `*y`: unpacking is not allowed"},
+	{"lambda", "vllm: x=lambda: 1", "--engine-arg 'vllm: x=lambda: 1': column 9: `lambda`: lambdas are not allowed; hint: values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
+	{"conditional", "vllm: x=1 if y else 2", "--engine-arg 'vllm: x=1 if y else 2': column 9: `1 if y else 2`: conditional expressions are not allowed; hint: values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
+	{"subscript", "vllm: x=[1, 2][0]", "--engine-arg 'vllm: x=[1, 2][0]': column 9: `[1, 2][0]`: subscripts are not allowed; hint: values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
+	{"starred in list", "vllm: x=[*y]", "--engine-arg 'vllm: x=[*y]': column 10: `*y`: unpacking is not allowed; hint: write the items out"},
 	{"set", "vllm: x={1, 2}", "--engine-arg 'vllm: x={1, 2}': column 9: `{1, 2}`: sets are not allowed; hint: write a list: [1, 2]"},
 	{"non-string dict key", `vllm: x={1: "a"}`, "--engine-arg 'vllm: x={1: \"a\"}': column 10: `1`: dict keys must be strings; hint: JSON objects only have string keys; write \"1\""},
 	{"duplicate dict key", `vllm: x={"a": 1, "a": 2}`, "--engine-arg 'vllm: x={\"a\": 1, \"a\": 2}': column 18: `\"a\"`: duplicate dict key; hint: it was first given at column 10"},
-	{"ellipsis", "vllm: x=...", "--engine-arg 'vllm: x=...': column 9: `...`: Ellipsis is not allowed"},
-	{"complex", "vllm: x=1j", "--engine-arg 'vllm: x=1j': column 9: `1j`: complex numbers are not allowed"},
+	{"ellipsis", "vllm: x=...", "--engine-arg 'vllm: x=...': column 9: `...`: Ellipsis is not allowed; hint: values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
+	{"complex", "vllm: x=1j", "--engine-arg 'vllm: x=1j': column 9: `1j`: complex numbers are not allowed; hint: JSON has no complex numbers; values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
 	{"infinite float", "vllm: x=1e999", "--engine-arg 'vllm: x=1e999': column 9: `1e999`: the number is too large for a float; hint: JSON cannot carry infinity; use a smaller value"},
 	{"bytes", `vllm: x=b"abc"`, "--engine-arg 'vllm: x=b\"abc\"': column 9: `b\"abc\"`: bytes literals are not allowed; hint: write a str: \"abc\""},
 	{"raw bytes", `vllm: x=Rb'\d'`, "--engine-arg \"vllm: x=Rb'\\\\d'\": column 9: `Rb'\\d'`: bytes literals are not allowed; hint: write a str: '\\d'"},
@@ -199,7 +199,7 @@ var rejected = []struct {
 	{"surrogate escape", `vllm: x="\ud83d"`, "--engine-arg 'vllm: x=\"\\ud83d\"': column 10: `\\ud83d`: lone surrogate escapes are not allowed; hint: write the character itself or its \\U escape"},
 	{"short hex escape", `vllm: x="\x4g"`, "--engine-arg 'vllm: x=\"\\x4g\"': column 10: `\\x4`: truncated \\x escape; hint: \\x needs 2 hex digits, e.g. \\x41"},
 	{"short unicode escape", `vllm: x="\u12"`, "--engine-arg 'vllm: x=\"\\u12\"': column 10: `\\u12`: truncated \\u escape; hint: \\u needs 4 hex digits, e.g. \\u00e9"},
-	{"escape beyond Unicode", `vllm: x="\U00110000"`, "--engine-arg 'vllm: x=\"\\U00110000\"': column 10: `\\U00110000`: escape is beyond the last Unicode character U+10FFFF"},
+	{"escape beyond Unicode", `vllm: x="\U00110000"`, "--engine-arg 'vllm: x=\"\\U00110000\"': column 10: `\\U00110000`: escape is beyond the last Unicode character U+10FFFF; hint: \\U escapes go up to \\U0010ffff"},
 	{"double underscore", "vllm: x=8__192", "--engine-arg 'vllm: x=8__192': column 9: `8__192`: invalid underscore in number; hint: underscores may only separate digits, as in 8_192"},
 	{"trailing underscore", "vllm: x=8192_", "--engine-arg 'vllm: x=8192_': column 9: `8192_`: invalid underscore in number; hint: underscores may only separate digits, as in 8_192"},
 	{"underscore by the point", "vllm: x=1_.5", "--engine-arg 'vllm: x=1_.5': column 9: `1_.5`: invalid underscore in number; hint: underscores may only separate digits, as in 8_192"},
@@ -209,16 +209,16 @@ var rejected = []struct {
 	{"bad binary digit", "vllm: x=0b102", "--engine-arg 'vllm: x=0b102': column 9: `0b102`: invalid number; hint: binary digits are 0 and 1"},
 	{"bad octal digit", "vllm: x=0o8", "--engine-arg 'vllm: x=0o8': column 9: `0o8`: invalid number; hint: octal digits are 0-7"},
 	{"bad hex digit", "vllm: x=0xfg", "--engine-arg 'vllm: x=0xfg': column 9: `0xfg`: invalid number; hint: hexadecimal digits are 0-9 and a-f"},
-	{"number then letters", "vllm: x=12abc", "--engine-arg 'vllm: x=12abc': column 9: `12abc`: invalid number"},
-	{"two points", "vllm: x=1.2.3", "--engine-arg 'vllm: x=1.2.3': column 9: `1.2.3`: invalid number"},
-	{"empty exponent", "vllm: x=1e", "--engine-arg 'vllm: x=1e': column 9: `1e`: invalid number"},
+	{"number then letters", "vllm: x=12abc", "--engine-arg 'vllm: x=12abc': column 9: `12abc`: invalid number; hint: numbers are written like 8192, 0.85, 1e-5 or 0x1f; quote other text as a string"},
+	{"two points", "vllm: x=1.2.3", "--engine-arg 'vllm: x=1.2.3': column 9: `1.2.3`: invalid number; hint: numbers are written like 8192, 0.85, 1e-5 or 0x1f; quote other text as a string"},
+	{"empty exponent", "vllm: x=1e", "--engine-arg 'vllm: x=1e': column 9: `1e`: invalid number; hint: numbers are written like 8192, 0.85, 1e-5 or 0x1f; quote other text as a string"},
 	{"comment", "vllm: x=1 # note", "--engine-arg 'vllm: x=1 # note': column 11: `# note`: comments are not allowed; hint: remove the # and what follows it"},
-	{"backslash", "vllm: x=1, \\\n y=2", "--engine-arg \"vllm: x=1, \\\\\\n y=2\": line 1, column 12: `\\`: a backslash is only allowed inside a string"},
+	{"backslash", "vllm: x=1, \\\n y=2", "--engine-arg \"vllm: x=1, \\\\\\n y=2\": line 1, column 12: `\\`: a backslash is only allowed inside a string; hint: put all arguments on one line"},
 	{"stray character", "vllm: x=1$", "--engine-arg 'vllm: x=1$': column 10: `$`: unexpected character '$'; hint: values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
 	{"non-breaking space", "vllm: x=1,\u00a0y=2", "--engine-arg 'vllm: x=1,\u00a0y=2': column 11: `\u00a0`: unexpected character '\\u00a0'; hint: values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"},
 	{"unclosed bracket", "vllm: x=[1, 2", "--engine-arg 'vllm: x=[1, 2': column 9: `[`: [ is never closed; hint: add the closing ]"},
 	{"unmatched bracket", "vllm: x=1)", "--engine-arg 'vllm: x=1)': column 10: `)`: unmatched ); hint: remove it, or add the opening ("},
-	{"mismatched bracket", "vllm: x=(1, 2]", "--engine-arg 'vllm: x=(1, 2]': column 14: `]`: ] does not match ( at column 9"},
+	{"mismatched bracket", "vllm: x=(1, 2]", "--engine-arg 'vllm: x=(1, 2]': column 14: `]`: ] does not match ( at column 9; hint: close ( with )"},
 	{"position after non-ASCII", `vllm: s="größe", t=x`, "--engine-arg 'vllm: s=\"größe\", t=x': column 20: `x`: a bare name is not a literal; hint: did you mean t=\"x\"?"},
 	{"position on a later line", "vllm: a=[1,\n  2,\n  oops]", "--engine-arg \"vllm: a=[1,\\n  2,\\n  oops]\": line 3, column 3: `oops`: a bare name is not a literal; hint: did you mean \"oops\"?"},
 	{"long text is clipped", "vllm: " + strings.Repeat("1+", 40) + "1",
@@ -243,6 +243,9 @@ func TestParseRejected(t *testing.T) {
 			}
 			if perr.Offset < 0 || perr.Offset > len(tt.in) || !strings.HasPrefix(tt.in[perr.Offset:], perr.Text) {
 				t.Errorf("Offset %d does not point at Text %q", perr.Offset, perr.Text)
+			}
+			if perr.Hint == "" {
+				t.Error("the error has no hint")
 			}
 		})
 	}
@@ -413,6 +416,9 @@ func TestJSONErrors(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"max-num-seqs":1e3,"n":-0,"b":12345678901234567890123}`), &d); err != nil ||
 		!reflect.DeepEqual(d, Dict{{"max-num-seqs", Float(1000)}, {"n", int64(0)}, {"b", json.Number("12345678901234567890123")}}) {
 		t.Errorf("Dict Unmarshal = %#v, %v", d, err)
+	}
+	if b, err := json.Marshal(Dict{{"z", Float(1)}, {"a", []any{Dict{}}}}); err != nil || string(b) != `{"z":1.0,"a":[{}]}` {
+		t.Errorf("json.Marshal(Dict) = %s, %v", b, err)
 	}
 	if _, err := json.Marshal(Kwargs{{"a", json.Number("1.5")}}); err == nil {
 		t.Error("a non-integer json.Number was encoded")

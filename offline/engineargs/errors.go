@@ -61,7 +61,16 @@ func (e *Error) Caret() string {
 	} else {
 		end += e.Offset
 	}
-	line := strings.ReplaceAll(e.Input[start:end], "\t", " ")
+	// One character per column, as Column counts them: tabs become spaces
+	// and each invalid byte one U+FFFD (ranging over a string does that).
+	var lb strings.Builder
+	for _, r := range e.Input[start:end] {
+		if r == '\t' {
+			r = ' '
+		}
+		lb.WriteRune(r)
+	}
+	line := lb.String()
 	n := utf8.RuneCountInString(e.Text)
 	if i := strings.IndexByte(e.Text, '\n'); i >= 0 {
 		n = utf8.RuneCountInString(e.Text[:i])

@@ -50,6 +50,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	// Only the parser is used: no gpython/stdlib import, which parsing does
+	// not need and which would bring a VM with os.system and open.
 	"github.com/go-python/gpython/ast"
 	"github.com/go-python/gpython/parser"
 	"github.com/go-python/gpython/py"
@@ -59,7 +61,7 @@ import (
 // where ENGINE must be one of engines. Errors are *Error.
 func Parse(value string, engines []string) (engine string, kw Kwargs, err error) {
 	engine, kw, perr := parse(value, engines)
-	if perr != nil {
+	if perr != nil { // not "return parse(...)": a nil *Error is a non-nil error
 		return "", nil, perr
 	}
 	return engine, kw, nil
@@ -120,7 +122,7 @@ func parse(in string, engines []string) (string, Kwargs, *Error) {
 			}
 			off += size
 		}
-		return "", nil, newError(in, off, "", fmt.Sprintf("invalid UTF-8 (byte 0x%02x)", in[off]), "")
+		return "", nil, newError(in, off, "", fmt.Sprintf("invalid UTF-8 (byte 0x%02x)", in[off]), "the value must be UTF-8 text")
 	}
 	known := slices.Clone(engines)
 	sort.Strings(known)
@@ -251,16 +253,23 @@ func (s *scanner) checkArgs() *Error {
 		}
 		switch {
 		case pythonKeywords[keyText]:
-			return s.errorf(seg[0].start, keyText, "a Python keyword cannot be an argument name", "")
+			return s.errorf(seg[0].start, keyText, "a Python keyword cannot be an argument name", "check the spelling of the argument name")
 		case !isIdentifier(keyText):
-			return s.errorf(seg[0].start, keyText, "argument names must be ASCII identifiers", "")
+			return s.errorf(seg[0].start, keyText, "argument names must be ASCII identifiers", "engine arguments have plain ASCII names, like max_num_seqs")
 		case eq == len(seg)-1:
-			return s.errorf(seg[0].start, keyText+"=", "missing value",
+			return s.errorf(seg[0].start, s.in[seg[0].start:seg[eq].end], "missing value",
 				"write a literal after =, e.g. "+keyText+"=1 or "+keyText+`="text"`)
 		}
 	}
 	return nil
 }
+
+const (
+	// literalsHint lists what values may be.
+	literalsHint = "values must be Python literals: strings, numbers, True, False, None, lists, tuples or dicts"
+	// argsHint describes the whole form.
+	argsHint = "arguments are name=value pairs separated by commas, with Python literals as values"
+)
 
 // wrapper surrounds the arguments so that gpython parses them as a call.
 const wrapper = "f("
@@ -379,10 +388,10 @@ func (s *scanner) syntaxError(err error, off func(line, col int) int) *Error {
 		}
 	}
 	if ti < 0 {
-		return s.errorf(at, "", msg, "")
+		return s.errorf(at, "", msg, argsHint)
 	}
 	t := s.toks[ti]
-	hint := "arguments are name=value pairs separated by commas, with Python literals as values"
+	hint := argsHint
 	text := s.text(t)
 	if ti > 0 {
 		prev := s.toks[ti-1]
@@ -513,19 +522,19 @@ func (w *walker) value(e ast.Expr, key string) (any, *Error) {
 	case *ast.ListComp, *ast.SetComp, *ast.DictComp, *ast.GeneratorExp:
 		return nil, w.fail(e, "comprehensions are not allowed", "write the items out")
 	case *ast.Lambda:
-		return nil, w.fail(e, "lambdas are not allowed", "")
+		return nil, w.fail(e, "lambdas are not allowed", literalsHint)
 	case *ast.IfExp:
-		return nil, w.fail(e, "conditional expressions are not allowed", "")
+		return nil, w.fail(e, "conditional expressions are not allowed", literalsHint)
 	case *ast.Subscript:
-		return nil, w.fail(e, "subscripts are not allowed", "")
+		return nil, w.fail(e, "subscripts are not allowed", literalsHint)
 	case *ast.Starred:
-		return nil, w.fail(e, "unpacking is not allowed", "")
+		return nil, w.fail(e, "unpacking is not allowed", "write the items out")
 	case *ast.Ellipsis:
-		return nil, w.fail(e, "Ellipsis is not allowed", "")
+		return nil, w.fail(e, "Ellipsis is not allowed", literalsHint)
 	case *ast.Bytes:
-		return nil, w.fail(e, "bytes literals are not allowed", "")
+		return nil, w.fail(e, "bytes literals are not allowed", "write a str")
 	default:
-		return nil, w.fail(e, "not a literal", "")
+		return nil, w.fail(e, "not a literal", literalsHint)
 	}
 }
 
@@ -553,9 +562,9 @@ func (w *walker) number(n *ast.Num, negate bool) (any, *Error) {
 		}
 		return Float(f), nil
 	case py.Complex:
-		return nil, w.fail(n, "complex numbers are not allowed", "")
+		return nil, w.fail(n, "complex numbers are not allowed", "JSON has no complex numbers; "+literalsHint)
 	}
-	return nil, w.fail(n, "not a literal", "")
+	return nil, w.fail(n, "not a literal", literalsHint)
 }
 
 func (w *walker) list(elts []ast.Expr) (any, *Error) {

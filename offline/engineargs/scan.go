@@ -1,6 +1,7 @@
 package engineargs
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -74,7 +75,7 @@ func scan(in string, from int) (*scanner, *Error) {
 		case c == '#':
 			return nil, s.errorf(i, in[i:lineEnd(in, i)], "comments are not allowed", "remove the # and what follows it")
 		case c == '\\':
-			return nil, s.errorf(i, `\`, "a backslash is only allowed inside a string", "")
+			return nil, s.errorf(i, `\`, "a backslash is only allowed inside a string", "put all arguments on one line")
 		case c == '"' || c == '\'':
 			j, err := s.str(i, i)
 			if err != nil {
@@ -210,7 +211,7 @@ func (s *scanner) escape(j int) (int, *Error) {
 		v, _ := strconv.ParseUint(in[j+2:k], 16, 32)
 		switch {
 		case v > unicode.MaxRune:
-			return 0, s.errorf(j, in[j:k], "escape is beyond the last Unicode character U+10FFFF", "")
+			return 0, s.errorf(j, in[j:k], "escape is beyond the last Unicode character U+10FFFF", `\U escapes go up to \U0010ffff`)
 		case v >= 0xd800 && v <= 0xdfff:
 			// gpython would silently turn it into U+FFFD; it cannot travel
 			// as UTF-8 or JSON anyway.
@@ -276,9 +277,10 @@ func (s *scanner) number(i int) (int, *Error) {
 	}
 	j := i
 	isInt := true
-	baseHint := "" // for 0x, 0o and 0b numbers: which digits they take
+	baseHint := numberHint // for 0x, 0o and 0b numbers: which digits they take
 	if in[i] == '0' && i+1 < len(in) && strings.IndexByte("xXoObB", in[i+1]) >= 0 {
-		ok, baseHint := isHexDigit, "hexadecimal digits are 0-9 and a-f"
+		ok := isHexDigit
+		baseHint = "hexadecimal digits are 0-9 and a-f"
 		switch in[i+1] {
 		case 'o', 'O':
 			ok, baseHint = func(c byte) bool { return c >= '0' && c <= '7' }, "octal digits are 0-7"
@@ -329,7 +331,7 @@ func (s *scanner) number(i int) (int, *Error) {
 			if strings.Contains(numberText(in, i), "_") {
 				return bad("invalid underscore in number", underscoreHint)
 			}
-			return bad("invalid number", "")
+			return bad("invalid number", numberHint)
 		}
 		lit := strings.ReplaceAll(in[i:j], "_", "")
 		if isInt && len(lit) > 1 && lit[0] == '0' && strings.Trim(lit, "0") != "" {
@@ -362,6 +364,11 @@ func numberText(in string, i int) string {
 	return in[i:j]
 }
 
+var closers = map[string]string{"(": ")", "[": "]", "{": "}"}
+
+// numberHint shows how numbers are written.
+const numberHint = "numbers are written like 8192, 0.85, 1e-5 or 0x1f; quote other text as a string"
+
 // brackets checks that brackets match, so that gpython's "unexpected EOF"
 // becomes "this bracket is never closed".
 func (s *scanner) brackets() *Error {
@@ -381,28 +388,23 @@ func (s *scanner) brackets() *Error {
 			open := stack[len(stack)-1]
 			if s.text(open) != pairs[op] {
 				o := newError(s.in, open.start, "", "", "")
-				return s.errorf(t.start, op, op+" does not match "+s.text(open)+" at column "+strconv.Itoa(o.Column), "")
+				return s.errorf(t.start, op, op+" does not match "+s.text(open)+" at column "+strconv.Itoa(o.Column), "close "+s.text(open)+" with "+closers[s.text(open)])
 			}
 			stack = stack[:len(stack)-1]
 		}
 	}
 	if len(stack) > 0 {
 		open := stack[len(stack)-1]
-		closer := map[string]string{"(": ")", "[": "]", "{": "}"}[s.text(open)]
-		return s.errorf(open.start, s.text(open), s.text(open)+" is never closed", "add the closing "+closer)
+		return s.errorf(open.start, s.text(open), s.text(open)+" is never closed", "add the closing "+closers[s.text(open)])
 	}
 	return nil
 }
 
 // tokenIndex returns the index of the token starting at off, or -1.
 func (s *scanner) tokenIndex(off int) int {
-	for i, t := range s.toks {
-		if t.start == off {
-			return i
-		}
-		if t.start > off {
-			break
-		}
+	i := sort.Search(len(s.toks), func(i int) bool { return s.toks[i].start >= off })
+	if i < len(s.toks) && s.toks[i].start == off {
+		return i
 	}
 	return -1
 }

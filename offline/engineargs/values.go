@@ -46,6 +46,9 @@ func (k Kwargs) Format() string {
 
 // MarshalJSON encodes k as a JSON object with the keys in order. Python's
 // json.loads turns it back into the same values (tuples become lists).
+// (json.Marshal then escapes <, > and & as \u003c and so on, which
+// json.loads reads back unchanged; an Encoder with SetEscapeHTML(false)
+// keeps them readable.)
 func (k Kwargs) MarshalJSON() ([]byte, error) { return marshalPairs(k) }
 
 // UnmarshalJSON decodes a JSON object written by MarshalJSON, restoring the
@@ -337,6 +340,9 @@ func unmarshalObject(data []byte) ([]Pair, error) {
 		return nil, fmt.Errorf("engine args: expected a JSON object, found %v", tok)
 	}
 	v, err := decodeObject(dec)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // the object was cut short
+	}
 	if err != nil {
 		return nil, fmt.Errorf("engine args: %w", err)
 	}

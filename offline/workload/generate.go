@@ -54,8 +54,10 @@ func (w *Workload) CellPrompts(c Cell) [][]int32 {
 //     first, gives tokens 0..k-1 (digit d means V[d]); tokens k..InputLen-1
 //     are V[bounded(len(V))], drawn prompt by prompt, left to right.
 //
-// Every token is thus uniform over V, the first k tokens of each prompt are
-// unique to it, and the golden tests pin the output.
+// Every token is thus uniform over V and the first k tokens of each prompt
+// are unique to it. testdata/workload_ref.py implements the same steps in
+// Python (it regenerates any workload file from its spec), and the golden
+// tests pin the output.
 func Generate(spec Spec) (*Workload, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid workload: %w", err)

@@ -144,11 +144,12 @@ func (s Spec) NumPrompts() (int, error) {
 		}
 		perRound += b
 	}
-	rounds := s.Warmup + s.Reps
-	if s.Warmup > MaxTokens || s.Reps > MaxTokens || (rounds > 0 && perRound > MaxTokens/rounds) {
-		return 0, fmt.Errorf("--reps/--warmup: %d batch rounds of %d prompts exceed the limit of %d prompts", rounds, perRound, MaxTokens)
+	// Each factor is at most MaxTokens = 2^28, so the product fits an int64.
+	if s.Warmup > MaxTokens || s.Reps > MaxTokens || int64(perRound)*int64(s.Warmup+s.Reps) > MaxTokens {
+		return 0, fmt.Errorf("--reps/--warmup: (%d warm-up + %d measured) rounds of %d prompts exceed the limit of %d prompts",
+			s.Warmup, s.Reps, perRound, MaxTokens)
 	}
-	return perRound * rounds, nil
+	return perRound * (s.Warmup + s.Reps), nil
 }
 
 // Usable returns the number of distinct token ids that may be drawn:

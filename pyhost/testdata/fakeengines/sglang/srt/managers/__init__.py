@@ -1,0 +1,1 @@
+# FAKE sglang (enginebench test double)

@@ -1,0 +1,4 @@
+# FAKE vllm (enginebench test double)
+from typing import Literal
+
+PauseMode = Literal["abort", "wait", "keep"]

@@ -1,0 +1,1 @@
+# FAKE vllm (enginebench test double)
