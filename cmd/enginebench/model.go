@@ -9,6 +9,7 @@ import (
 
 	"github.com/enginebench/enginebench/offline/modelinfo"
 	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/roofline"
 )
 
 // modelSpec is what the parent knows of the model before any engine starts.
@@ -79,6 +80,60 @@ func (m *modelSpec) manifest() results.Model {
 			params, bytes := int64(w.Params), int64(w.Bytes)
 			r.ParamCount, r.ParamBytes = &params, &bytes
 		}
+		r.Warnings = m.info.Warnings
+		rm, err := rooflineModel(m.info, m.dtype)
+		if err != nil {
+			r.RooflineUnavailable = err.Error()
+		} else {
+			r.Roofline = &rm
+		}
 	}
 	return r
+}
+
+// rooflineModel describes the model for the decode bound at the dtype the
+// engines run: a checkpoint stored in float32 and run in bfloat16 reads half
+// its stored bytes per step. The KV cache is taken to be in the run dtype
+// (an fp8 KV cache, set through an engine argument, halves it again).
+func rooflineModel(info *modelinfo.Info, dtype string) (roofline.Model, error) {
+	kv, err := roofline.KVBytesPerElement("auto", dtype)
+	if err != nil {
+		return roofline.Model{}, err
+	}
+	m, err := roofline.FromModelInfo(info, kv)
+	if err != nil {
+		return roofline.Model{}, err
+	}
+	runBits, ok := modelinfo.DtypeBits(safetensorsDtype(dtype))
+	if !ok {
+		return m, nil
+	}
+	var storedBits uint64
+	for d := range info.Weights.ByDtype {
+		b, ok := modelinfo.DtypeBits(d)
+		if !ok || (storedBits != 0 && b != storedBits) || !strings.HasPrefix(d, "F") && !strings.HasPrefix(d, "BF") {
+			// Mixed or integer (quantized) storage: the engines keep it as is.
+			return m, nil
+		}
+		storedBits = b
+	}
+	if storedBits != 0 && storedBits != runBits {
+		scale := func(b uint64) uint64 { return b * runBits / storedBits }
+		m.WeightBytes, m.EmbeddingBytes, m.LMHeadBytes = scale(m.WeightBytes), scale(m.EmbeddingBytes), scale(m.LMHeadBytes)
+		m.Caveats = append(m.Caveats, fmt.Sprintf("weights are stored at %d bits and run at %d: weight bytes scaled to the run dtype", storedBits, runBits))
+	}
+	return m, nil
+}
+
+// safetensorsDtype maps a torch dtype name to its safetensors name.
+func safetensorsDtype(d string) string {
+	switch strings.TrimPrefix(d, "torch.") {
+	case "float32", "float":
+		return "F32"
+	case "float16", "half":
+		return "F16"
+	case "bfloat16":
+		return "BF16"
+	}
+	return ""
 }

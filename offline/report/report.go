@@ -105,7 +105,7 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		m.Workload.InputLen, m.Workload.OutputLen, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
 
 	t := newTable(w)
-	t.Header("engine", "batch", "reps", "wall s median [min–max]", "output tok/s median [min–max]", "total tok/s", "req/s", "host overhead", "flags")
+	t.Header("engine", "batch", "reps", "wall time median [min–max]", "output tok/s median [min–max]", "total tok/s", "req/s", "host overhead", "flags")
 	for _, c := range cells {
 		reps := fmt.Sprintf("%d", len(c.Rows))
 		if len(c.Rows) != c.Planned {
@@ -118,7 +118,7 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 			continue
 		}
 		if err := t.Append(c.Engine, c.BatchSize, reps,
-			withRange(c.Wall, "%.3f"), withRange(c.OutputTPS, "%.1f"),
+			durationRange(c.Wall), withRange(c.OutputTPS, "%.1f"),
 			fmt.Sprintf("%.1f", c.TotalTPS.Median), fmt.Sprintf("%.2f", c.RequestsPS.Median),
 			overheadText(c), flagText(c)); err != nil {
 			return err
@@ -128,6 +128,9 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		return err
 	}
 	if err := ratioTable(w, m, cells); err != nil {
+		return err
+	}
+	if err := resourceTable(w, m, cells); err != nil {
 		return err
 	}
 	notes(w, m, cells)
@@ -185,6 +188,22 @@ func withRange(s stats.Summary, f string) string {
 	return fmt.Sprintf(f+" ["+f+"–"+f+"]", s.Median, s.Min, s.Max)
 }
 
+// durationRange prints a wall-time summary in one unit chosen from its
+// median, so a column reads the same way down the table.
+func durationRange(s stats.Summary) string {
+	unit, scale := "s", 1.0
+	switch {
+	case s.Median < 1e-3:
+		unit, scale = "µs", 1e6
+	case s.Median < 1:
+		unit, scale = "ms", 1e3
+	}
+	if s.N <= 1 {
+		return fmt.Sprintf("%.3g %s", s.Median*scale, unit)
+	}
+	return fmt.Sprintf("%.3g [%.3g–%.3g] %s", s.Median*scale, s.Min*scale, s.Max*scale, unit)
+}
+
 func overheadText(c Cell) string {
 	if c.Overhead.N == 0 || c.Wall.Median <= 0 {
 		return "—"
@@ -237,6 +256,27 @@ func notes(w io.Writer, m *results.Manifest, cells []Cell) {
 	}
 	if m.GPU.NoMetricsReason != "" {
 		fmt.Fprintf(w, "%s\n", m.GPU.NoMetricsReason)
+	}
+	for _, d := range m.GPU.Devices {
+		fmt.Fprintf(w, "GPU %d: %s, %.1f GiB", d.Index, d.Name, float64(d.MemoryTotalBytes)/(1<<30))
+		if d.PeakBandwidthBytesPerS != nil {
+			fmt.Fprintf(w, ", peak bandwidth %.0f GB/s", *d.PeakBandwidthBytesPerS/1e9)
+		}
+		fmt.Fprintf(w, " (memory API %s)\n", d.MemoryAPI)
+	}
+	for _, wmsg := range m.GPU.Warnings {
+		fmt.Fprintf(w, "GPU warning: %s\n", wmsg)
+	}
+	switch {
+	case m.Model.Roofline == nil && m.Model.RooflineUnavailable != "":
+		fmt.Fprintf(w, "no decode bound: %s\n", m.Model.RooflineUnavailable)
+	case m.Model.Roofline != nil && len(m.GPU.Devices) == 0:
+		fmt.Fprintln(w, "no decode bound: it needs the GPU's peak memory bandwidth")
+	case m.Model.Roofline != nil:
+		fmt.Fprintln(w, "decode bound = peak memory bandwidth ÷ bytes each decode step must read (weights + KV cache); MBU = achieved ÷ bound; prefill is not modelled, so short outputs understate MBU")
+		for _, cv := range m.Model.Roofline.Caveats {
+			fmt.Fprintf(w, "decode bound caveat: %s\n", cv)
+		}
 	}
 	flagged := false
 	for _, c := range cells {

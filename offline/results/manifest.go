@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/enginebench/enginebench/offline/gpu"
+	"github.com/enginebench/enginebench/offline/roofline"
 )
 
 // Manifest is everything needed to reproduce and defend a run:
@@ -58,6 +59,13 @@ type Model struct {
 	VocabSize  int    `json:"vocab_size"`
 	ParamCount *int64 `json:"param_count,omitempty"`
 	ParamBytes *int64 `json:"param_bytes,omitempty"`
+	// Roofline is the model's shape for the decode bandwidth bound, with
+	// weight bytes at the dtype the engines run (Dtype), not as stored.
+	Roofline *roofline.Model `json:"roofline,omitempty"`
+	// RooflineUnavailable says why there is no Roofline.
+	RooflineUnavailable string `json:"roofline_unavailable,omitempty"`
+	// Warnings are findings about the model directory worth reporting.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Workload identifies the prompts.
