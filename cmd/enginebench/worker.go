@@ -23,11 +23,11 @@ func workerCommand() *cli.Command {
 		Usage:  "run one engine for a parent enginebench (internal)",
 		Hidden: true,
 		Action: func(c *cli.Context) error {
-			req := os.NewFile(protocol.RequestFD, "requests")
-			ev := os.NewFile(protocol.EventFD, "events")
-			if req == nil || ev == nil {
+			if !isPipe(protocol.RequestFD) || !isPipe(protocol.EventFD) {
 				return usageError("the worker subcommand is started by `enginebench run`, not by hand")
 			}
+			req := os.NewFile(protocol.RequestFD, "requests")
+			ev := os.NewFile(protocol.EventFD, "events")
 			// The parent forwards Ctrl-C as SIGINT; cancelling interrupts the
 			// running Python call, and the worker still reports and closes.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -40,4 +40,11 @@ func workerCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// isPipe reports whether fd is an open pipe, as the parent's protocol pipes
+// are.
+func isPipe(fd int) bool {
+	var st syscall.Stat_t
+	return syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFIFO
 }

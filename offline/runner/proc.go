@@ -63,6 +63,10 @@ type WorkerError struct {
 func (e *WorkerError) Error() string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "engine %s: %s", e.Engine, e.What)
+	if e.IsConfig() {
+		// The message says what to fix; a traceback would bury it.
+		return b.String()
+	}
 	if e.Failed != nil && e.Failed.Traceback != "" {
 		fmt.Fprintf(&b, "\n%s", indent(lastLines(e.Failed.Traceback, 15)))
 	}
