@@ -376,11 +376,27 @@ func newManifest(c *cli.Context, rc *runConfig, wl *workload.Workload) *results.
 	if m.Workload.ExcludedTokens == nil {
 		m.Workload.ExcludedTokens = []int{}
 	}
+	var earlier *results.Manifest
+	if rc.resume {
+		earlier, _ = results.ReadManifest(filepath.Join(rc.out, runner.ManifestFile))
+	}
 	for _, e := range rc.engines {
-		m.Engines = append(m.Engines, results.Engine{
-			Name: e.Name, Status: results.EngineQueued, Python: e.Python, UserArgs: e.UserArgs,
-			LogFile: runner.LogFile(e.Name),
-		})
+		entry := results.Engine{Name: e.Name, Python: e.Python, UserArgs: e.UserArgs, LogFile: runner.LogFile(e.Name)}
+		// A resumed run keeps what the earlier run learnt of an engine (its
+		// versions, configuration, load time) until the engine runs again.
+		if earlier != nil {
+			for _, old := range earlier.Engines {
+				if old.Name == e.Name && old.Python == e.Python {
+					entry = old
+					entry.Error = ""
+					entry.Notes = append(entry.Notes, "resumed from an earlier run")
+				}
+			}
+			m.StartedAt = earlier.StartedAt
+			m.GPU = earlier.GPU
+		}
+		entry.Status = results.EngineQueued
+		m.Engines = append(m.Engines, entry)
 	}
 	return m
 }

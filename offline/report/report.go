@@ -52,6 +52,15 @@ func Summarize(m *results.Manifest, rows []results.Row) []Cell {
 			order = append(order, k)
 		}
 	}
+	// A failed repetition that a resumed run measured again counts once, as
+	// measured; one never measured counts as failed.
+	clean := map[results.Key]bool{}
+	for _, r := range rows {
+		if r.Error == "" && r.WorkloadSHA256 == m.Workload.SHA256 {
+			clean[r.Key()] = true
+		}
+	}
+	failed := map[results.Key]bool{}
 	for _, r := range rows {
 		if r.Warmup || r.WorkloadSHA256 != m.Workload.SHA256 {
 			continue
@@ -61,7 +70,10 @@ func Summarize(m *results.Manifest, rows []results.Row) []Cell {
 			continue
 		}
 		if r.Error != "" {
-			c.Failed++
+			if !clean[r.Key()] && !failed[r.Key()] {
+				failed[r.Key()] = true
+				c.Failed++
+			}
 			continue
 		}
 		c.Rows = append(c.Rows, r)

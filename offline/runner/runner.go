@@ -232,7 +232,7 @@ func Run(ctx context.Context, c *Config) (*Outcome, error) {
 			return out, err
 		}
 	}
-	return out, nil
+	return out, c.writeManifest()
 }
 
 func isNotExist(err error) bool {

@@ -30,8 +30,9 @@ ENV_VAR = "ENGINEBENCH_FAKE"
 
 # Keys a test may put under "vllm" or "sglang". Anything else is a typo in a
 # test and is rejected loudly.
-_PER_CALL_KEYS = ("short", "cached", "raise", "crash", "hang")
+_PER_CALL_KEYS = ("short", "cached", "raise", "crash", "hang", "busy")
 _SCALAR_KEYS = (
+    "record",
     "load_s",
     "kv_cache_tokens",
     "fail_load",
@@ -105,6 +106,7 @@ class Control:
         self.fail_load = self.raw.get("fail_load")
         self.sleep_s = float(self.raw.get("sleep_s", 0) or 0)
         self.sleep_per_token_s = float(self.raw.get("sleep_per_token_s", 0) or 0)
+        self.record = self.raw.get("record")
         self.eos_at = self.raw.get("eos_at")
         if self.eos_at is not None:
             self.eos_at = int(self.eos_at)
@@ -150,6 +152,24 @@ class Control:
         if spec is not None:
             log(self.engine, f"generate call {call}: hanging for an hour (ENGINEBENCH_FAKE hang)")
             time.sleep(float(spec.get("seconds", 3600)))
+        spec = self.directive("busy", call)
+        if spec is not None:
+            # A pure-Python loop: unlike time.sleep it runs bytecode, so an
+            # interrupt (PyErr_SetInterrupt / SIGINT) raises KeyboardInterrupt here.
+            seconds = float(spec.get("seconds", 3600))
+            log(self.engine, f"generate call {call}: busy for {seconds:g} s (ENGINEBENCH_FAKE busy)")
+            end = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+
+    def record_prompts(self, prompts) -> None:
+        """"record": PATH -- append one JSON line per generate call: the list of
+        prompt token-id lists the engine received, in request order."""
+        if not self.record:
+            return
+        with open(self.record, "a", encoding="utf-8") as f:
+            f.write(json.dumps([[int(t) for t in p] for p in prompts]) + "\n")
 
     def short_by(self, call: int, request_index: int) -> int:
         spec = self.directive("short", call)

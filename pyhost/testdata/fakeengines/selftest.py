@@ -342,6 +342,8 @@ def test_vllm_prefix_cache():
     assert llm.generate([p], sp, use_tqdm=False)[0].num_cached_tokens == 0
     assert llm.generate([p], sp, use_tqdm=False)[0].num_cached_tokens == 48
     assert llm.generate([p[:32]], sp, use_tqdm=False)[0].num_cached_tokens == 16  # last token always computed
+    q = list(range(300, 340))
+    assert [o.num_cached_tokens for o in llm.generate([q, q, q], sp, use_tqdm=False)] == [0, 32, 32]
     assert llm.reset_prefix_cache() is True
     assert llm.generate([p], sp, use_tqdm=False)[0].num_cached_tokens == 0
     off = _llm(enable_prefix_caching=False)
@@ -376,6 +378,13 @@ def test_vllm_misbehaviour():
     t = time.monotonic()
     llm.generate(ps, sp, use_tqdm=False)
     assert time.monotonic() - t >= 0.05 + 0.001 * 18 - 1e-3
+    rec = os.path.join(_TMP.name, "vllm-record.jsonl")
+    _set_control("vllm", record=rec)
+    llm = _llm()
+    llm.generate(ps, sp, use_tqdm=False)
+    llm.generate([[7, 8, 9]], sp, use_tqdm=False)
+    with open(rec) as f:
+        assert [json.loads(line) for line in f] == [ps, [[7, 8, 9]]]
     _set_control("vllm", nonsense=1)
     _raises(ValueError, lambda: _llm(), "unknown key")
     os.environ[F.ENV_VAR] = "{not json"
@@ -532,6 +541,9 @@ def test_sglang_eos_and_stops():
     st = _tok(p, 1)
     o = e.generate(input_ids=[p], sampling_params={"max_new_tokens": 10, "stop_token_ids": [st]})[0]
     assert o["output_ids"] == [_tok(p, 0), st] and o["meta_info"]["finish_reason"] == {"type": "stop", "matched": st}
+    # in SGLang ignore_eos also disables stop_token_ids
+    o = e.generate(input_ids=[p], sampling_params={"max_new_tokens": 10, "stop_token_ids": [st], "ignore_eos": True})[0]
+    assert len(o["output_ids"]) == 10
     e.shutdown()
 
 
@@ -585,8 +597,23 @@ def test_sglang_misbehaviour():
     _raises(RuntimeError, lambda: e.generate(input_ids=ids, sampling_params=sp), "fake sglang failure")
     assert len(e.generate(input_ids=ids, sampling_params=sp)) == 3
     e.shutdown()
+    rec = os.path.join(_TMP.name, "sglang-record.jsonl")
+    _set_control("sglang", record=rec)
+    e = _engine()
+    e.generate(input_ids=ids, sampling_params=dict(sp, n=2))
+    e.generate(input_ids=[4, 5], sampling_params=sp)
+    with open(rec) as f:
+        assert [json.loads(line) for line in f] == [ids, [[4, 5]]]
+    e.shutdown()
     _set_control("sglang", fail_load="out of memory")
     _raises(RuntimeError, lambda: _engine(), "out of memory")
+    c0 = F.calls_so_far("sglang")
+    _set_control("sglang", busy={"call": c0 + 1, "seconds": 0.1})
+    e = _engine()
+    t = time.monotonic()
+    e.generate(input_ids=ids, sampling_params=sp)
+    assert time.monotonic() - t >= 0.1
+    e.shutdown()
     _set_control("sglang", sleep_s=0.05)
     e = _engine()
     t = time.monotonic()

@@ -46,6 +46,22 @@ def check_kwargs(engine, kwargs, valid, where):
     )
 
 
+def field_names(cls):
+    """The constructor keyword names of a config class: a dataclass, a
+    msgspec Struct (vLLM's SamplingParams, SGLang's ServerArgs in 0.5.23),
+    or anything with an inspectable signature."""
+    import dataclasses
+    import inspect
+
+    if dataclasses.is_dataclass(cls):
+        return {f.name for f in dataclasses.fields(cls)}
+    names = getattr(cls, "__struct_fields__", None)
+    if names:
+        return set(names)
+    params = inspect.signature(cls).parameters
+    return {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
 def module_version(name):
     mod = sys.modules.get(name)
     if mod is None:

@@ -5,8 +5,6 @@ run_batch needs an HTTP endpoint. One generate call takes the whole batch,
 as SGLang's own bench_offline_throughput does.
 """
 
-import dataclasses
-
 from . import base
 
 
@@ -28,14 +26,18 @@ class SGLang(base.Adapter):
     def _fields(self):
         from sglang.srt.server_args import ServerArgs
 
-        return {f.name for f in dataclasses.fields(ServerArgs)}
+        return base.field_names(ServerArgs)
 
     def _engine_tool_kwargs(self, cfg):
         kw = {
             "model_path": cfg["model"],
             "dtype": cfg["dtype"],
             "random_seed": cfg["seed"],
-            "context_length": cfg["max_model_len"],
+            # SGLang refuses a prompt within a few tokens of its context
+            # length (it keeps room for special tokens) and clamps
+            # max_new_tokens to fit: give it a margin so the fixed output
+            # length is never cut.
+            "context_length": cfg["max_model_len"] + 8,
             # The concurrency cap must admit the largest batch in one go.
             "max_running_requests": cfg["max_batch_size"],
             # Fresh prompts never share a prefix; the radix cache would match
@@ -113,6 +115,13 @@ class SGLang(base.Adapter):
         eff = {k: info[k] for k in keys if k in info}
         if "max_total_num_tokens" in info:
             eff["max_total_num_tokens"] = info["max_total_num_tokens"]
+        # The concurrency cap in force is reported per data-parallel rank.
+        for st in info.get("internal_states") or []:
+            if isinstance(st, dict):
+                for k in ("effective_max_running_requests_per_dp", "max_total_num_tokens"):
+                    if k in st:
+                        eff["internal_states." + k] = st[k]
+                break
         return eff
 
     def _engine_kv_cache_tokens(self):

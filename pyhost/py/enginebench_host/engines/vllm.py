@@ -1,6 +1,5 @@
 """vLLM through its offline API: LLM(...).generate on token-ID prompts."""
 
-import dataclasses
 import gc
 import inspect
 
@@ -54,7 +53,7 @@ class VLLM(base.Adapter):
         params = inspect.signature(LLM.__init__).parameters
         valid = {n for n, p in params.items() if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
         # LLM passes its **kwargs on to EngineArgs.
-        valid |= {f.name for f in dataclasses.fields(EngineArgs)}
+        valid |= base.field_names(EngineArgs)
         return valid, "vllm.LLM's signature or vllm.engine.arg_utils.EngineArgs"
 
     def _engine_inputs(self, prompts):
@@ -69,7 +68,7 @@ class VLLM(base.Adapter):
         s = self.cfg["sampling"]
         n = self.output_len
         sp = dict(max_tokens=n, min_tokens=n, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], seed=s["seed"], detokenize=False)
-        fields = _sampling_fields(SamplingParams)
+        fields = base.field_names(SamplingParams)
         self.sampling = SamplingParams(**{k: v for k, v in sp.items() if k in fields})
         self.sampling_dropped = sorted(set(sp) - fields)
         return llm
@@ -146,15 +145,6 @@ class VLLM(base.Adapter):
             core.shutdown()
         del llm
         gc.collect()
-
-
-def _sampling_fields(cls):
-    if dataclasses.is_dataclass(cls):
-        return {f.name for f in dataclasses.fields(cls)}
-    names = getattr(cls, "__struct_fields__", None)  # msgspec.Struct
-    if names:
-        return set(names)
-    return set(inspect.signature(cls).parameters)
 
 
 def _timings(m):

@@ -301,6 +301,7 @@ class FakeEngineCore:
                           "(FAKE: token id >= vocab_size without a tokenizer kills the engine)")
             raise EngineDeadError()
 
+        self.control.record_prompts([r.prompt_ids for r in reqs])
         vc = self.vllm_config
         mc, cc, sc = vc.model_config, vc.cache_config, vc.scheduler_config
         vocab = mc.get_vocab_size()
@@ -363,6 +364,10 @@ class FakeEngineCore:
                 cached = self.prefix_cache.lookup(r.prompt_ids)
             else:
                 cached = 0
+            if self.prefix_cache is not None:
+                # later requests of the same call hit earlier ones' full prompt
+                # blocks (checked on the real 0.32.0: [0, 64, 64] for 3 copies)
+                self.prefix_cache.insert(r.prompt_ids)
             creation = 0
             if cc.enable_prefix_caching:
                 creation = max(0, (prompt_len // cc.block_size) * cc.block_size - cached)

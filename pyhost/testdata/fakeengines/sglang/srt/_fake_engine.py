@@ -315,7 +315,8 @@ class FakeRuntime:
             max_new = sp.max_new_tokens if sp.max_new_tokens is not None else 1 << 30
             max_new = max(0, min(max_new, self.max_req_len - len(ids) - 1))
             min_new = min(sp.min_new_tokens, max_new)
-            stop_ids = set(sp.stop_token_ids or ())
+            # real _check_token_based_finish: ignore_eos disables stop_token_ids too
+            stop_ids = set() if sp.ignore_eos else set(sp.stop_token_ids or ())
             toks, kind, matched = F.generate_tokens(
                 ids,
                 vocab_size=self.vocab_size,

@@ -269,6 +269,7 @@ class _FakeTokenizerManager:
             raise RuntimeError("fake sglang: generate() after shutdown() (the real engine's subprocesses are gone)")
         is_single, reqs, _ = fake.normalize(prompt, input_ids, sampling_params, rid)
         prepared = fake.prepare(reqs)
+        fake.control.record_prompts([ids for _, ids, _, _, sample in prepared if sample == 0])
         if fake.radix is not None and any(r[4] > 0 for r in prepared):
             # n > 1: the real TokenizerManager first sends each prompt with
             # max_new_tokens=0 to cache the common prefix, so every sample

@@ -84,7 +84,9 @@ class LLMEngine:
         tokenization_kwargs: dict | None = None,
         trace_headers: Any = None,
         priority: int = 0,
+        session_id: str | None = None,
         prompt_text: str | None = None,
+        kv_hints: Any = None,
     ) -> str:
         from vllm._fake_engine import validate_and_make_request
 

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/workload"
+)
+
+// The end-to-end tests drive `enginebench run` on the fake vllm and sglang
+// packages (pyhost/testdata/fakeengines), which keep the real API surface and
+// can be told to misbehave through ENGINEBENCH_FAKE.
+
+func runArgs(out string, extra ...string) []string {
+	model, _ := filepath.Abs("testdata/model")
+	args := []string{"run", "--engine", "vllm", "--engine", "sglang", "--model", model,
+		"--batch-sizes", "1,2,4", "--input-len", "12", "--output-len", "6", "--reps", "2", "--warmup", "1",
+		"--seed", "3", "--out", out, "--batch-timeout", "60s", "--load-timeout", "60s"}
+	return append(args, extra...)
+}
+
+func fakeEnv(control string) []string {
+	return []string{"ENGINEBENCH_FAKE=" + control}
+}
+
+func readRows(t *testing.T, out string) []results.Row {
+	t.Helper()
+	rows, skipped, err := results.Read(filepath.Join(out, "results.jsonl"))
+	if err != nil || skipped != 0 {
+		t.Fatalf("reading results: %v (%d skipped)", err, skipped)
+	}
+	return rows
+}
+
+func readManifest(t *testing.T, out string) *results.Manifest {
+	t.Helper()
+	m, err := results.ReadManifest(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func rowsOf(rows []results.Row, engine string) []results.Row {
+	var out []results.Row
+	for _, r := range rows {
+		if r.Engine == engine {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recorded reads the prompts a fake engine received, in order.
+func recorded(t *testing.T, path string) [][]int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prompts [][]int
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var batch [][]int
+		if err := json.Unmarshal([]byte(line), &batch); err != nil {
+			t.Fatalf("record line %q: %v", line, err)
+		}
+		prompts = append(prompts, batch...)
+	}
+	return prompts
+}
+
+func TestRunTwoEngines(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	rec := t.TempDir()
+	control := `{"vllm": {"sleep_s": 0.01, "record": "` + rec + `/vllm.jsonl"}, "sglang": {"sleep_s": 0.02, "record": "` + rec + `/sglang.jsonl"}}`
+	r := enginebench(t, fakeEnv(control), runArgs(out)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	rows := readRows(t, out)
+	if len(rows) != 18 {
+		t.Fatalf("%d rows, want 2 engines × 3 batch sizes × (1 warm-up + 2 reps) = 18", len(rows))
+	}
+	wl, err := workload.Read(filepath.Join(out, "workload.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.WorkloadSHA256 != wl.SHA256 || len(row.Flags) != 0 || row.Error != "" {
+			t.Errorf("row %s bs=%d rep=%d: hash %s flags %v error %q", row.Engine, row.BatchSize, row.Rep, row.WorkloadSHA256, row.Flags, row.Error)
+		}
+		if row.OutputTokens != row.BatchSize*6 || row.PromptTokens != row.BatchSize*12 || row.Requests != row.BatchSize {
+			t.Errorf("row %+v: token counts", row)
+		}
+		if row.EngineS == nil || *row.EngineS <= 0 || row.WallS < *row.EngineS {
+			t.Errorf("row %s bs=%d: wall %v, engine %v: the Go wall time must contain the adapter's", row.Engine, row.BatchSize, row.WallS, row.EngineS)
+		}
+	}
+	// Both engines got byte-identical prompts, each used once.
+	v, s := recorded(t, rec+"/vllm.jsonl"), recorded(t, rec+"/sglang.jsonl")
+	if !slices.EqualFunc(v, s, slices.Equal) {
+		t.Error("vllm and sglang received different prompts")
+	}
+	want := make([][]int, len(wl.Prompts))
+	for i, p := range wl.Prompts {
+		for _, id := range p {
+			want[i] = append(want[i], int(id))
+		}
+	}
+	if !slices.EqualFunc(v, want, slices.Equal) {
+		t.Error("the engines did not receive the workload's prompts in order")
+	}
+	seen := map[string]bool{}
+	for _, p := range v {
+		k, _ := json.Marshal(p)
+		if seen[string(k)] {
+			t.Errorf("prompt %v reused", p)
+		}
+		seen[string(k)] = true
+	}
+	m := readManifest(t, out)
+	if m.Workload.SHA256 != wl.SHA256 || len(m.Engines) != 2 {
+		t.Fatalf("manifest workload %s, %d engines", m.Workload.SHA256, len(m.Engines))
+	}
+	for _, e := range m.Engines {
+		if e.Status != results.EngineDone || e.LoadS == nil || e.KVCacheTokens == nil || e.Versions[e.Name] == "" || len(e.EffectiveConfig) == 0 {
+			t.Errorf("manifest engine %s: %+v", e.Name, e)
+		}
+	}
+	if m.Engines[0].ConstructorArgs["enable_prefix_caching"] != false || m.Engines[1].ConstructorArgs["disable_radix_cache"] != true {
+		t.Errorf("prefix caching must be off on both engines: %v / %v", m.Engines[0].ConstructorArgs, m.Engines[1].ConstructorArgs)
+	}
+	report, err := os.ReadFile(filepath.Join(out, "report.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(report) != r.stdout {
+		t.Error("report.txt differs from what was printed")
+	}
+	for _, want := range []string{"| vllm ", "| sglang ", "sglang ÷ vllm", "no GPU metrics:", wl.SHA256[:16]} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestRunFlagsEarlyStopsAndCacheHits(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	// Call 3 is bs=2's first measured rep (calls: bs1 warm-up, bs1 rep0, bs1
+	// rep1, bs2 warm-up, bs2 rep0, ...).
+	control := `{"sglang": {"short": {"call": 5, "requests": 1, "by": 2}, "cached": {"call": 6, "tokens": 4}}}`
+	r := enginebench(t, fakeEnv(control), runArgs(out)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var short, cached *results.Row
+	for _, row := range rowsOf(readRows(t, out), "sglang") {
+		row := row
+		switch {
+		case row.BatchSize == 2 && row.Rep == 0 && !row.Warmup:
+			short = &row
+		case row.BatchSize == 2 && row.Rep == 1 && !row.Warmup:
+			cached = &row
+		}
+	}
+	if short == nil || !slices.Contains(short.Flags, results.FlagShortOutput) || short.OutputTokens != 2*6-2 || short.ShortRequests != 1 || short.ExpectedOutputTokens != 12 {
+		t.Errorf("short row: %+v", short)
+	}
+	if cached == nil || !slices.Contains(cached.Flags, results.FlagCachedTokens) || cached.CachedTokens != 2*4 {
+		t.Errorf("cached row: %+v", cached)
+	}
+	if !strings.Contains(r.stdout, "short_output in 1") || !strings.Contains(r.stdout, "cached_tokens in 1") {
+		t.Errorf("the table does not show the flags:\n%s", r.stdout)
+	}
+}
+
+func TestRunCrashedWorker(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	r := enginebench(t, fakeEnv(`{"vllm": {"crash": {"call": 4}}}`), runArgs(out)...)
+	if r.code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitFailure, r.stderr)
+	}
+	for _, want := range []string{"engine vllm: killed by signal 9", "last lines of", "FAKE", "engine(s) failed: vllm"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	rows := readRows(t, out)
+	v := rowsOf(rows, "vllm")
+	if len(v) != 4 || v[3].Error == "" || !slices.Contains(v[3].Flags, results.FlagError) {
+		t.Errorf("vllm rows: 3 measured before the crash and one failed, got %d: %+v", len(v), v)
+	}
+	if s := rowsOf(rows, "sglang"); len(s) != 9 {
+		t.Errorf("sglang ran %d cells after vllm crashed, want all 9", len(s))
+	}
+	m := readManifest(t, out)
+	if m.Engines[0].Status != results.EngineFailed || !strings.Contains(m.Engines[0].Error, "killed by signal 9") || m.Engines[1].Status != results.EngineDone {
+		t.Errorf("manifest statuses: %s %q, %s", m.Engines[0].Status, m.Engines[0].Error, m.Engines[1].Status)
+	}
+	if !strings.Contains(r.stdout, "vllm: failed") {
+		t.Errorf("the report does not say vllm failed:\n%s", r.stdout)
+	}
+}
+
+func TestRunHungWorker(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := runArgs(out, "--batch-timeout", "3s")
+	start := time.Now()
+	r := enginebench(t, fakeEnv(`{"sglang": {"hang": {"call": 2}}}`), args...)
+	if r.code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitFailure, r.stderr)
+	}
+	if e := time.Since(start); e > 60*time.Second {
+		t.Errorf("took %v", e)
+	}
+	if !strings.Contains(r.stderr, "engine sglang: hung: no answer within 3s") || !strings.Contains(r.stderr, "hanging") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	rows := readRows(t, out)
+	if v := rowsOf(rows, "vllm"); len(v) != 9 {
+		t.Errorf("vllm rows: %d, want 9", len(v))
+	}
+	if s := rowsOf(rows, "sglang"); len(s) != 2 || s[1].Error == "" {
+		t.Errorf("sglang rows: %+v", s)
+	}
+}
+
+func TestRunResume(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	r := enginebench(t, fakeEnv(`{"vllm": {"crash": {"call": 5}}}`), runArgs(out)...)
+	if r.code != exitFailure {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	r = enginebench(t, nil, runArgs(out)...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--resume") {
+		t.Fatalf("rerun without --resume: exit %d: %s", r.code, r.stderr)
+	}
+	r = enginebench(t, nil, runArgs(out, "--resume")...)
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+	}
+	clean := map[results.Key]int{}
+	for _, row := range readRows(t, out) {
+		if row.Error == "" {
+			clean[row.Key()]++
+		}
+	}
+	if len(clean) != 18 {
+		t.Errorf("%d cells measured after resume, want 18", len(clean))
+	}
+	for k, n := range clean {
+		if n != 1 {
+			t.Errorf("cell %+v measured %d times", k, n)
+		}
+	}
+	if strings.Contains(r.stdout, "failed") || !strings.Contains(r.stdout, "vllm: done") {
+		t.Errorf("report after resume:\n%s", r.stdout)
+	}
+	// Another workload is refused.
+	r = enginebench(t, nil, runArgs(out, "--resume", "--seed", "4")...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "holds a run of workload") {
+		t.Errorf("resume with another seed: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// sglang's second call runs a long pure-Python loop; Ctrl-C arrives then.
+	control := `{"sglang": {"busy": {"call": 2, "seconds": 120}}}`
+	r := enginebenchCtx(t, ctx, func(cmd *exec.Cmd) {
+		go func() {
+			deadline := time.Now().Add(90 * time.Second)
+			for time.Now().Before(deadline) {
+				rows, _, _ := results.Read(filepath.Join(out, "results.jsonl"))
+				if len(rowsOf(rows, "sglang")) >= 1 {
+					time.Sleep(500 * time.Millisecond)
+					cmd.Process.Signal(syscall.SIGINT)
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}, fakeEnv(control), runArgs(out)...)
+	if r.code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitInterrupted, r.stderr)
+	}
+	rows := readRows(t, out)
+	s := rowsOf(rows, "sglang")
+	if len(rowsOf(rows, "vllm")) != 9 || len(s) != 2 || !strings.Contains(s[1].Error, "KeyboardInterrupt") {
+		t.Errorf("rows after Ctrl-C: vllm %d, sglang %+v", len(rowsOf(rows, "vllm")), s)
+	}
+	if !strings.Contains(r.stderr, "everything measured is in") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	model, _ := filepath.Abs("testdata/model")
+	base := func(extra ...string) []string {
+		args := []string{"run", "--model", model, "--input-len", "8", "--output-len", "4", "--reps", "1", "--batch-sizes", "1"}
+		return append(args, extra...)
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want []string
+	}{
+		{"batch size 0", base("--engine", "vllm", "--batch-sizes", "0,4"), nil, []string{"--batch-sizes", "0"}},
+		{"unknown engine", base("--engine", "tgi"), nil, []string{`unknown engine "tgi"`, "sglang, transformers, vllm"}},
+		{"no engine", base(), nil, []string{"no --engine given"}},
+		{"bad engine-arg literal", base("--engine", "vllm", "--engine-arg", "vllm: dtype=bfloat16"), nil, []string{"bare name", `did you mean dtype="bfloat16"?`}},
+		{"engine-arg for an engine not run", base("--engine", "vllm", "--engine-arg", "sglang: tp_size=1"), nil, []string{"--engine-arg for sglang"}},
+		{"missing model directory", []string{"run", "--engine", "vllm", "--model", "/nonexistent/model"}, nil, []string{"/nonexistent/model", "no such model directory"}},
+		{"missing python", base("--engine", "vllm=/nonexistent/python3"), nil, []string{"/nonexistent/python3"}},
+		{"python without the engine installed", base("--engine", "sglang"), []string{"PYTHONPATH="}, []string{"cannot import sglang", "--engine sglang=PYTHON"}},
+		{"unknown engine keyword", base("--engine", "vllm", "--engine-arg", "vllm: max_num_seq=4"), nil, []string{"'max_num_seq'", "did you mean max_num_seqs"}},
+		{"sequence too long", base("--engine", "vllm", "--input-len", "250", "--output-len", "10"), nil, []string{"max_position_embeddings 256"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			r := enginebench(t, tt.env, append(tt.args, "--out", out)...)
+			if r.code != exitUsage {
+				t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, exitUsage, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stderr, "] loading ") {
+				t.Errorf("a model started loading:\n%s", r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(out, "results.jsonl")); err == nil {
+				t.Error("results.jsonl was written")
+			}
+		})
+	}
+}
