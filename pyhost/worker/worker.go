@@ -274,9 +274,13 @@ func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *results.Row {
 		EngineS float64 `json:"engine_s"`
 	}
 	// Host readings right outside the timed region bracket it, so even a
-	// batch shorter than the sampling interval gets its CPU time.
+	// batch shorter than the sampling interval gets its memory and CPU time;
+	// the host figures cover the batch and these two readings.
+	var hostFrom time.Time
 	if w.hostMon != nil {
-		_, _ = w.hostMon.SampleNow()
+		if s, err := w.hostMon.SampleNow(); err == nil {
+			hostFrom = s.At
+		}
 	}
 	start := time.Now()
 	err := w.host.CallJSON(ctx, w.module, "run_batch", arg, &out)
@@ -287,8 +291,14 @@ func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *results.Row {
 		row.GPU = w.gpu.Stats(start, end)
 	}
 	if w.hostMon != nil {
-		_, _ = w.hostMon.SampleNow()
-		hs := w.hostMon.Stats(start, end)
+		hostTo := end
+		if s, err := w.hostMon.SampleNow(); err == nil {
+			hostTo = s.At
+		}
+		if hostFrom.IsZero() {
+			hostFrom = start
+		}
+		hs := w.hostMon.Stats(hostFrom, hostTo)
 		row.Host = &hs
 	}
 	if err != nil {
