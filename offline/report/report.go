@@ -7,7 +7,9 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -324,7 +326,7 @@ func kv(m map[string]any) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+		parts[i] = k + "=" + formatValue(m[k])
 	}
 	return strings.Join(parts, ", ")
 }
@@ -334,4 +336,13 @@ func short(h string) string {
 		return h[:16]
 	}
 	return h
+}
+
+// formatValue prints a JSON-decoded value; whole numbers (JSON has only
+// float64) print as integers, so 1073741824 is not 1.073741824e+09.
+func formatValue(v any) string {
+	if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return fmt.Sprint(v)
 }

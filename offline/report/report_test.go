@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enginebench/enginebench/offline/gpu"
 	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/roofline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -24,7 +26,7 @@ func fixture() (*results.Manifest, []results.Row) {
 		Sampling: results.Sampling{Temperature: 0, TopP: 1},
 		Engines: []results.Engine{
 			{Name: "transformers", Status: results.EngineDone, Versions: map[string]string{"transformers": "5.19.0", "torch": "2.13.0"}, LoadS: f(1.25), Notes: []string{"no fixed KV capacity"}},
-			{Name: "vllm", Status: results.EngineFailed, Error: "engine vllm: killed by signal 9 (killed)", Versions: map[string]string{"vllm": "0.32.0"}, LoadS: f(10.5), KVCacheTokens: &kv, Reservation: map[string]any{"kv_cache_memory_bytes": 1073741824}},
+			{Name: "vllm", Status: results.EngineFailed, Error: "engine vllm: killed by signal 9 (killed)", Versions: map[string]string{"vllm": "0.32.0"}, LoadS: f(10.5), KVCacheTokens: &kv, Reservation: map[string]any{"kv_cache_memory_bytes": float64(1073741824), "gpu_memory_utilization": 0.92}},
 		},
 	}
 	m.GPU.NoMetricsReason = "no GPU metrics: NVML library not found (libnvidia-ml.so.1)"
@@ -98,4 +100,47 @@ func golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
+}
+
+func TestResourcesWithGPU(t *testing.T) {
+	m, rows := fixture()
+	bw := 1e12 // 1 TB/s
+	m.GPU = gpu.SystemInfo{DriverVersion: "550.54", Devices: []gpu.DeviceInfo{{Index: 0, Name: "Test GPU", MemoryTotalBytes: 80 << 30, PeakBandwidthBytesPerS: &bw, MemoryAPI: gpu.MemoryAPIv2}}}
+	// 1 GB of weights and a 2-byte KV entry per token: the bound is B × BW /
+	// 1 GB, less a few parts per billion for the KV reads.
+	m.Model.Roofline = &roofline.Model{WeightBytes: 1e9, Layers: 1, KVHeads: 1, HeadDim: 1, KVBytesPerElement: 1}
+	u := func(v uint64) *uint64 { return &v }
+	for i := range rows {
+		r := &rows[i]
+		if r.Engine != "transformers" || r.BatchSize != 4 || r.Warmup {
+			continue
+		}
+		r.GPU = []gpu.Stats{{Device: 0, Samples: 5, PeakUsedBytes: u(uint64(10+r.Rep) << 30), PeakProcessUsedBytes: u(8 << 30),
+			MeanUtilPercent: f(90), EnergyJoules: f(32)}}
+	}
+	cells := Summarize(m, rows)
+	res := resources(m, cells[1])
+	if res.GPUPeakBytes == nil || *res.GPUPeakBytes != float64(12<<30) {
+		t.Errorf("GPU peak = %v, want the maximum over reps, 12 GiB", res.GPUPeakBytes)
+	}
+	// Output tokens 64, 63, 64 over 32 J each: median 2 tok/J.
+	if res.EnergyJ == nil || *res.EnergyJ != 32 || res.TokensPerJ == nil || *res.TokensPerJ != 2 {
+		t.Errorf("energy %v J, %v tok/J", res.EnergyJ, res.TokensPerJ)
+	}
+	// Bound: 4 × 1e12 / 1e9 = 4000 tok/s; medians: 156.1 tok/s → 3.9 %.
+	if res.Bound == nil || *res.Bound < 3999.99 || *res.Bound > 4000 {
+		t.Fatalf("bound = %v, want 4000", res.Bound)
+	}
+	if want := cells[1].OutputTPS.Median / 4000; res.MBU == nil || *res.MBU < want*0.99 || *res.MBU > want*1.01 {
+		t.Errorf("MBU = %v, want about %v", res.MBU, want)
+	}
+	// Without GPU stats a cell reports nothing measured, not zeros.
+	if r := resources(m, cells[0]); r.GPUPeakBytes != nil || r.EnergyJ != nil || r.TokensPerJ != nil {
+		t.Errorf("a cell without GPU samples got GPU figures: %+v", r)
+	}
+	var buf bytes.Buffer
+	if err := Table(&buf, m, rows); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "table_gpu.golden", buf.Bytes())
 }
