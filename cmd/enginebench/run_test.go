@@ -327,6 +327,7 @@ func TestRunBadInput(t *testing.T) {
 		{"python without the engine installed", base("--engine", "sglang"), []string{"PYTHONPATH="}, []string{"cannot import sglang", "--engine sglang=PYTHON"}},
 		{"unknown engine keyword", base("--engine", "vllm", "--engine-arg", "vllm: max_num_seq=4"), nil, []string{"'max_num_seq'", "did you mean max_num_seqs"}},
 		{"sequence too long", base("--engine", "vllm", "--input-len", "250", "--output-len", "10"), nil, []string{"max_position_embeddings 256"}},
+		{"required GPU missing", base("--engine", "vllm", "--require-gpu"), []string{"ENGINEBENCH_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1"}, []string{"engine vllm:", "/nonexistent/libnvidia-ml.so.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"time"
 
 	"github.com/enginebench/enginebench/offline/gpu"
@@ -20,6 +21,9 @@ func workerOptions() worker.Options {
 				Devices:    req.GPUs,
 				RequireGPU: req.RequireGPU,
 				WatchPIDs:  watch,
+				// An NVML other than the system's, e.g. a driver in a
+				// container's non-standard path.
+				LibraryPath: os.Getenv("ENGINEBENCH_NVML_LIBRARY"),
 			})
 		},
 		NewHostMonitor: func(pid int, interval time.Duration) (worker.HostMonitor, error) {

@@ -140,7 +140,9 @@ func (w *worker) start(ctx context.Context) error {
 			return fmt.Errorf("starting the host sampler: %w", err)
 		}
 	}
-	if w.opts.NewGPUSampler != nil && !w.load.CheckOnly {
+	// A pre-flight check opens NVML only to enforce --require-gpu before any
+	// model loads.
+	if w.opts.NewGPUSampler != nil && (!w.load.CheckOnly || w.load.RequireGPU) {
 		var watch gpu.WatchPIDs
 		if w.hostMon != nil {
 			watch = w.hostMon.PIDs
