@@ -195,7 +195,7 @@ var rejected = []struct {
 	{"unterminated string", `vllm: x="abc, y=1`, "--engine-arg 'vllm: x=\"abc, y=1': column 9: `\"abc, y=1`: unterminated string; hint: close it with \""},
 	{"unterminated triple", `vllm: x="""abc`, "--engine-arg 'vllm: x=\"\"\"abc': column 9: `\"\"\"abc`: unterminated string; hint: close it with \"\"\""},
 	{"newline in string", "vllm: x='a\nb'", "--engine-arg \"vllm: x='a\\nb'\": line 1, column 9: `'a`: unterminated string; hint: close it with ' before the end of the line"},
-	{"named escape", `vllm: x="\N{EM DASH}"`, "--engine-arg 'vllm: x=\"\\N{EM DASH}\"': column 10: `\\N{EM DASH}`: \\N{...} escapes are not supported; hint: type the character itself, or use \\uXXXX"},
+	{"named escape", `vllm: x="\N{EM DASH}"`, "--engine-arg 'vllm: x=\"\\N{EM DASH}\"': column 10: `\\N{EM DASH}`: \\N{...} escapes are not supported; hint: type the character itself, or use a \\u escape such as \\u2014"},
 	{"surrogate escape", `vllm: x="\ud83d"`, "--engine-arg 'vllm: x=\"\\ud83d\"': column 10: `\\ud83d`: lone surrogate escapes are not allowed; hint: write the character itself or its \\U escape"},
 	{"short hex escape", `vllm: x="\x4g"`, "--engine-arg 'vllm: x=\"\\x4g\"': column 10: `\\x4`: truncated \\x escape; hint: \\x needs 2 hex digits, e.g. \\x41"},
 	{"short unicode escape", `vllm: x="\u12"`, "--engine-arg 'vllm: x=\"\\u12\"': column 10: `\\u12`: truncated \\u escape; hint: \\u needs 4 hex digits, e.g. \\u00e9"},

@@ -234,7 +234,7 @@ func (s *scanner) escape(j int) (int, *Error) {
 				k += e + 1
 			}
 		}
-		return 0, s.errorf(j, in[j:k], `\N{...} escapes are not supported`, `type the character itself, or use \uXXXX`)
+		return 0, s.errorf(j, in[j:k], `\N{...} escapes are not supported`, `type the character itself, or use a \u escape such as \u2014`)
 	case '0', '1', '2', '3', '4', '5', '6', '7':
 		k := j + 2
 		for k < j+4 && k < len(in) && in[k] >= '0' && in[k] <= '7' {
