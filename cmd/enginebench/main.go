@@ -69,6 +69,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
 			runCommand(),
+			reportCommand(),
 			envCommand(),
 			versionCommand(),
 			workerCommand(),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/enginebench/enginebench/offline/engine"
 	"github.com/enginebench/enginebench/offline/protocol"
-	"github.com/enginebench/enginebench/offline/report"
 	"github.com/enginebench/enginebench/offline/results"
 	"github.com/enginebench/enginebench/offline/runner"
 	"github.com/enginebench/enginebench/offline/sysinfo"
@@ -142,28 +140,6 @@ func runAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("engine(s) failed: %s (details above and in %s)", strings.Join(names, ", "), filepath.Join(rc.out, runner.ManifestFile)), exitFailure)
 	}
 	return nil
-}
-
-// writeReport renders the table from what is on disk, so a resumed run's
-// report covers every cell.
-func writeReport(stdout io.Writer, out string) error {
-	m, err := results.ReadManifest(filepath.Join(out, runner.ManifestFile))
-	if err != nil {
-		return err
-	}
-	rows, _, err := results.Read(filepath.Join(out, runner.ResultsFile))
-	if err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(out, runner.ReportFile))
-	if err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	defer f.Close()
-	if err := report.Table(io.MultiWriter(stdout, f), m, rows); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	return f.Close()
 }
 
 func parseRunFlags(c *cli.Context) (*runConfig, error) {

@@ -151,6 +151,16 @@ func TestRunTwoEngines(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// The report re-renders from disk, as the run wrote it, and as CSV.
+	again := enginebench(t, nil, "report", out)
+	if again.code != 0 || again.stdout != r.stdout {
+		t.Errorf("enginebench report: exit %d, differs from the run's report: %v", again.code, again.stdout != r.stdout)
+	}
+	csvOut := enginebench(t, nil, "report", "--format", "csv", out)
+	saved, _ := os.ReadFile(filepath.Join(out, "summary.csv"))
+	if csvOut.code != 0 || csvOut.stdout != string(saved) || strings.Count(csvOut.stdout, "\n") != 7 {
+		t.Errorf("report --format csv: exit %d\n%s", csvOut.code, csvOut.stdout)
+	}
 }
 
 func TestRunFlagsEarlyStopsAndCacheHits(t *testing.T) {

@@ -144,3 +144,16 @@ func TestResourcesWithGPU(t *testing.T) {
 	}
 	golden(t, "table_gpu.golden", buf.Bytes())
 }
+
+func TestExportsGolden(t *testing.T) {
+	m, rows := fixture()
+	var c, j bytes.Buffer
+	if err := CSV(&c, m, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := JSON(&j, m, rows); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.csv.golden", c.Bytes())
+	golden(t, "summary.json.golden", j.Bytes())
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/enginebench/enginebench/offline/report"
+	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/runner"
+)
+
+// Files the run writes next to report.txt.
+const (
+	summaryCSV  = "summary.csv"
+	summaryJSON = "summary.json"
+)
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "report",
+		Usage:     "re-render a run's comparison from its output directory (no Python, no GPU)",
+		ArgsUsage: "OUT_DIR",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("report takes one argument, the --out directory of a run")
+			}
+			m, rows, err := readRun(c.Args().First())
+			if err != nil {
+				return usageError("%v", err)
+			}
+			switch c.String("format") {
+			case "table":
+				return report.Table(c.App.Writer, m, rows)
+			case "csv":
+				return report.CSV(c.App.Writer, m, rows)
+			case "json":
+				return report.JSON(c.App.Writer, m, rows)
+			}
+			return usageError("--format %q: use table, csv or json", c.String("format"))
+		},
+	}
+}
+
+func readRun(out string) (*results.Manifest, []results.Row, error) {
+	m, err := results.ReadManifest(filepath.Join(out, runner.ManifestFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, _, err := results.Read(filepath.Join(out, runner.ResultsFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, rows, nil
+}
+
+// writeReport renders the table from what is on disk, so a resumed run's
+// report covers every cell, and writes the CSV and JSON summaries beside it.
+func writeReport(stdout io.Writer, out string) error {
+	m, rows, err := readRun(out)
+	if err != nil {
+		return err
+	}
+	outputs := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{runner.ReportFile, func(w io.Writer) error { return report.Table(io.MultiWriter(stdout, w), m, rows) }},
+		{summaryCSV, func(w io.Writer) error { return report.CSV(w, m, rows) }},
+		{summaryJSON, func(w io.Writer) error { return report.JSON(w, m, rows) }},
+	}
+	for _, o := range outputs {
+		f, err := os.Create(filepath.Join(out, o.name))
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+		if err := o.write(f); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+	}
+	return nil
+}
