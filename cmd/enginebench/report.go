@@ -17,6 +17,8 @@ import (
 const (
 	summaryCSV  = "summary.csv"
 	summaryJSON = "summary.json"
+	chartSVG    = "throughput.svg"
+	chartPDF    = "throughput.pdf"
 )
 
 func reportCommand() *cli.Command {
@@ -26,6 +28,7 @@ func reportCommand() *cli.Command {
 		ArgsUsage: "OUT_DIR",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json"},
+			&cli.StringFlag{Name: "chart", Usage: "also draw throughput against batch size to `FILE` (.svg, .pdf, .png)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -34,6 +37,11 @@ func reportCommand() *cli.Command {
 			m, rows, err := readRun(c.Args().First())
 			if err != nil {
 				return usageError("%v", err)
+			}
+			if path := c.String("chart"); path != "" {
+				if err := report.Chart(path, m, rows); err != nil {
+					return err
+				}
 			}
 			switch c.String("format") {
 			case "table":
@@ -86,6 +94,11 @@ func writeReport(stdout io.Writer, out string) error {
 		}
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("writing %s: %w", o.name, err)
+		}
+	}
+	for _, name := range []string{chartSVG, chartPDF} {
+		if err := report.Chart(filepath.Join(out, name), m, rows); err != nil {
+			return err
 		}
 	}
 	return nil

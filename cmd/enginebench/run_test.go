@@ -156,6 +156,11 @@ func TestRunTwoEngines(t *testing.T) {
 	if again.code != 0 || again.stdout != r.stdout {
 		t.Errorf("enginebench report: exit %d, differs from the run's report: %v", again.code, again.stdout != r.stdout)
 	}
+	for _, f := range []string{"summary.json", "throughput.svg", "throughput.pdf"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
 	csvOut := enginebench(t, nil, "report", "--format", "csv", out)
 	saved, _ := os.ReadFile(filepath.Join(out, "summary.csv"))
 	if csvOut.code != 0 || csvOut.stdout != string(saved) || strings.Count(csvOut.stdout, "\n") != 7 {

@@ -157,3 +157,26 @@ func TestExportsGolden(t *testing.T) {
 	golden(t, "summary.csv.golden", c.Bytes())
 	golden(t, "summary.json.golden", j.Bytes())
 }
+
+func TestChart(t *testing.T) {
+	m, rows := fixture()
+	dir := t.TempDir()
+	for _, name := range []string{"t.svg", "t.pdf", "t.png"} {
+		path := filepath.Join(dir, name)
+		if err := Chart(path, m, rows); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path); err != nil || fi.Size() < 1000 {
+			t.Errorf("%s: %v, %v bytes", name, err, fi)
+		}
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "t.svg"))
+	for _, want := range []string{"transformers", "vllm", "batch size", "output tokens/s"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("the SVG lacks %q", want)
+		}
+	}
+	if err := Chart(filepath.Join(dir, "t.txt"), m, rows); err == nil {
+		t.Error("an unknown extension must be refused")
+	}
+}

@@ -1,0 +1,98 @@
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/enginebench/enginebench/offline/results"
+)
+
+// Chart draws output throughput against batch size, one line per engine,
+// medians with min–max error bars, on a log2 batch axis, and saves it to
+// path; the extension picks the format (.svg, .pdf, .png, .eps). Vector
+// formats embed their fonts, so the figure is reproducible without the
+// system's fonts.
+func Chart(path string, m *results.Manifest, rows []results.Row) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg", ".pdf", ".png", ".eps":
+	default:
+		return fmt.Errorf("chart %s: use .svg, .pdf, .png or .eps", path)
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s, %d in / %d out tokens", filepath.Base(m.Model.Path), m.Workload.InputLen, m.Workload.OutputLen)
+	p.X.Label.Text = "batch size"
+	p.Y.Label.Text = "output tokens/s (median, min–max)"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = batchTicks(m.Workload.BatchSizes)
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.YOffs = -vg.Points(4)
+	byEngine := map[string][]Cell{}
+	for _, c := range Summarize(m, rows) {
+		if len(c.Rows) > 0 {
+			byEngine[c.Engine] = append(byEngine[c.Engine], c)
+		}
+	}
+	for i, e := range m.Engines {
+		cells := byEngine[e.Name]
+		if len(cells) == 0 {
+			continue
+		}
+		pts := make(plotter.XYs, len(cells))
+		errs := make(plotter.YErrors, len(cells))
+		for j, c := range cells {
+			pts[j] = plotter.XY{X: float64(c.BatchSize), Y: c.OutputTPS.Median}
+			errs[j].Low, errs[j].High = c.OutputTPS.Median-c.OutputTPS.Min, c.OutputTPS.Max-c.OutputTPS.Median
+		}
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		col := palette[i%len(palette)]
+		line.Color, points.Color = col, col
+		points.Shape = shapes[i%len(shapes)]
+		bars, err := plotter.NewYErrorBars(struct {
+			plotter.XYs
+			plotter.YErrors
+		}{pts, errs})
+		if err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		bars.Color = col
+		p.Add(line, points, bars)
+		p.Legend.Add(e.Name, line, points)
+	}
+	if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
+		return fmt.Errorf("saving chart %s: %w", path, err)
+	}
+	return nil
+}
+
+// palette is the Okabe–Ito colour-blind-safe palette.
+var palette = []color.Color{
+	color.RGBA{0, 114, 178, 255}, color.RGBA{213, 94, 0, 255}, color.RGBA{0, 158, 115, 255},
+	color.RGBA{204, 121, 167, 255}, color.RGBA{230, 159, 0, 255}, color.RGBA{86, 180, 233, 255},
+}
+
+var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}}
+
+// batchTicks labels exactly the swept batch sizes.
+type batchTicks []int
+
+func (b batchTicks) Ticks(lo, hi float64) []plot.Tick {
+	var t []plot.Tick
+	for _, v := range b {
+		if x := float64(v); x >= lo*(1-1e-9) && x <= hi*(1+1e-9) && !math.IsInf(x, 0) {
+			t = append(t, plot.Tick{Value: x, Label: fmt.Sprint(v)})
+		}
+	}
+	return t
+}
