@@ -27,6 +27,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // a run finished but something in it failed
 	exitUsage   = 2 // bad flags or input: nothing was run
+	// exitInterrupted: stopped by Ctrl-C; what was measured is on disk.
+	exitInterrupted = 130
 )
 
 func main() {
@@ -36,7 +38,7 @@ func main() {
 // run is main without os.Exit, so deferred cleanup always runs and tests can
 // call it.
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(stderr)
 	defer stop()
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, args)
@@ -80,4 +82,36 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // usageError marks bad input: exit status 2, nothing was run.
 func usageError(format string, a ...any) error {
 	return cli.Exit(fmt.Sprintf(format, a...), exitUsage)
+}
+
+// interruptible returns a context cancelled by the first Ctrl-C (or
+// SIGTERM): the running engine call is interrupted, the engine shut down and
+// everything measured kept. A second one ends the process at once; results
+// already written are on disk, and workers die with their parent
+// (PR_SET_PDEATHSIG).
+func interruptible(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "enginebench: interrupted: stopping the running engine call (press Ctrl-C again to quit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "enginebench: quitting now")
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }

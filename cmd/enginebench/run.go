@@ -23,8 +23,6 @@ import (
 	"github.com/enginebench/enginebench/pyhost"
 )
 
-const exitInterrupted = 130
-
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",

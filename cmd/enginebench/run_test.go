@@ -365,3 +365,36 @@ func TestRunBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A second Ctrl-C quits at once, even while an engine call is stuck in
+// native code; what was measured before stays on disk.
+func TestRunSecondInterruptQuits(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	r := enginebenchCtx(t, ctx, func(cmd *exec.Cmd) {
+		go func() {
+			for time.Since(start) < 90*time.Second {
+				rows, _, _ := results.Read(filepath.Join(out, "results.jsonl"))
+				if len(rows) >= 1 {
+					time.Sleep(300 * time.Millisecond)
+					cmd.Process.Signal(syscall.SIGINT)
+					time.Sleep(300 * time.Millisecond)
+					cmd.Process.Signal(syscall.SIGINT)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}, fakeEnv(`{"vllm": {"hang": {"call": 2}}}`), runArgs(out)...)
+	if r.code != exitInterrupted || !strings.Contains(r.stderr, "quitting now") {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitInterrupted, r.stderr)
+	}
+	if e := time.Since(start); e > 60*time.Second {
+		t.Errorf("quitting took %v", e)
+	}
+	if rows := readRows(t, out); len(rows) != 1 {
+		t.Errorf("%d rows on disk, want the 1 measured before the hang", len(rows))
+	}
+}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -30,7 +28,7 @@ func workerCommand() *cli.Command {
 			ev := os.NewFile(protocol.EventFD, "events")
 			// The parent forwards Ctrl-C as SIGINT; cancelling interrupts the
 			// running Python call, and the worker still reports and closes.
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptible(c.App.ErrWriter)
 			defer stop()
 			err := worker.Serve(ctx, protocol.NewConn(req, ev), workerOptions())
 			if err != nil {
