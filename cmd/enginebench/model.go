@@ -20,6 +20,7 @@ type modelSpec struct {
 	vocabSize int
 	special   []int
 	maxLen    int
+	outputLen int
 	info      *modelinfo.Info
 }
 
@@ -81,6 +82,11 @@ func (m *modelSpec) manifest() results.Model {
 			r.ParamCount, r.ParamBytes = &params, &bytes
 		}
 		r.Warnings = m.info.Warnings
+		if g := m.info.Generation; g != nil && g.MaxNewTokens != nil && *g.MaxNewTokens < m.outputLen {
+			// vLLM applies generation_config.json's max_new_tokens as a cap
+			// (generation_config="auto"); short outputs would then be flagged.
+			r.Warnings = append(r.Warnings, fmt.Sprintf("generation_config.json sets max_new_tokens=%d, below --output-len %d: vLLM caps outputs at it unless given --engine-arg 'vllm: generation_config=\"vllm\"'", *g.MaxNewTokens, m.outputLen))
+		}
 		rm, err := rooflineModel(m.info, m.dtype)
 		if err != nil {
 			r.RooflineUnavailable = err.Error()

@@ -183,6 +183,7 @@ func parseRunFlags(c *cli.Context) (*runConfig, error) {
 			Reps:       c.Int("reps"),
 			Warmup:     c.Int("warmup"),
 		}
+		model.outputLen = rc.spec.OutputLen
 		if err := rc.spec.Validate(); err != nil {
 			errs = append(errs, err)
 		}

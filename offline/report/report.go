@@ -268,6 +268,9 @@ func notes(w io.Writer, m *results.Manifest, cells []Cell) {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
 	}
+	for _, wmsg := range m.Model.Warnings {
+		fmt.Fprintf(w, "model warning: %s\n", wmsg)
+	}
 	if m.GPU.NoMetricsReason != "" {
 		fmt.Fprintf(w, "%s\n", m.GPU.NoMetricsReason)
 	}
