@@ -109,23 +109,23 @@ func Serve(ctx context.Context, conn *protocol.Conn, opts Options) error {
 }
 
 type worker struct {
-	conn     *protocol.Conn
-	opts     Options
-	load     *protocol.LoadRequest
-	host     *pyhost.Host
-	module   string
-	wl       *workload.Workload
-	gpu      gpu.Sampler
-	hostMon  HostMonitor
-	loaded   bool
-	cancelMs context.CancelFunc
+	conn         *protocol.Conn
+	opts         Options
+	load         *protocol.LoadRequest
+	host         *pyhost.Host
+	module       string
+	wl           *workload.Workload
+	gpu          gpu.Sampler
+	hostMon      HostMonitor
+	loaded       bool
+	stopSampling context.CancelFunc
 }
 
 // start begins sampling and starts the interpreter; it loads no model.
 func (w *worker) start(ctx context.Context) error {
 	w.module = AdapterModule(w.load.Engine)
 	sctx, cancel := context.WithCancel(context.Background())
-	w.cancelMs = cancel
+	w.stopSampling = cancel
 	interval := w.load.SampleInterval
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
@@ -179,8 +179,8 @@ func (w *worker) stopSamplers() {
 	if w.hostMon != nil {
 		w.hostMon.Stop()
 	}
-	if w.cancelMs != nil {
-		w.cancelMs()
+	if w.stopSampling != nil {
+		w.stopSampling()
 	}
 }
 
