@@ -25,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -78,16 +79,18 @@ type job struct {
 	result           []byte
 	err              error
 	done             chan struct{}
+	finished         atomic.Bool // set just before done is closed
 }
 
-// spinWait is how long the interpreter's thread polls for the next call
-// before it parks. Parking a goroutine locked to its thread and waking it
-// again costs futex calls and an OS thread switch, tens of microseconds on a
-// busy machine; a short poll catches back-to-back calls. It is bounded, so an
-// idle host costs nothing. The caller does not poll for the reply: on two
-// cores a polling caller competes with the interpreter thread it waits for
-// (BenchmarkCallJSON measured both).
-const spinWait = 20 * time.Microsecond
+// spinWait is how long each side of a call polls before it parks: the
+// interpreter's thread for the next call, the caller for the reply. Parking
+// a goroutine (above all one locked to its thread) and waking it again costs
+// futex calls and OS thread switches, tens of microseconds; a short poll
+// catches back-to-back calls and quick replies. It is bounded, so an idle
+// host costs nothing, and a long engine call pays it once. On a machine
+// whose cores are all busy the caller's poll competes with the interpreter
+// thread and costs about as much as it saves (BenchmarkCallJSON, README).
+const spinWait = 50 * time.Microsecond
 
 var (
 	startMu sync.Mutex
@@ -290,6 +293,9 @@ func (h *Host) CallJSON(ctx context.Context, module, function string, in, out an
 	case <-ctx.Done():
 		return fmt.Errorf("python call %s.%s not started: %w", module, function, ctx.Err())
 	}
+	for deadline := time.Now().Add(spinWait); !j.finished.Load() && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
 	select {
 	case <-j.done:
 	case <-ctx.Done():
@@ -334,7 +340,10 @@ func encodeArg(in any) ([]byte, error) {
 
 // run executes one job on the owner thread with the GIL held.
 func (h *Host) run(j *job) {
-	defer close(j.done)
+	defer func() {
+		j.finished.Store(true)
+		close(j.done)
+	}()
 	if err := j.ctx.Err(); err != nil {
 		j.err = err
 		return
