@@ -79,7 +79,9 @@ const (
 // slowdown-mean-%, the same with means, which also counts costs that hit
 // one loop in many; ms/loop-with and ms/loop-without (medians);
 // readings/s of the sampler while on (100 means it kept the 10 ms
-// interval); and sampler-cpu-%, the process's extra CPU time while on, in
+// interval); preempted-% (Go variants), the extra time per second the
+// interpreter's thread spent runnable but off the CPU while on; and
+// sampler-cpu-%, the process's extra CPU time while on, in
 // percent of one core (for the Go samplers it includes opening them and
 // the full scan in every window; a Python thread's work is taken from the
 // loop under the GIL, so it shows as slowdown, not as CPU). ns/op is the
@@ -88,13 +90,18 @@ const (
 func BenchmarkSamplerOverhead(b *testing.B) {
 	h := testHost(b)
 	runLoops(b, h, 10) // imports samplerbench and warms the interpreter up
+	var tid int
+	if err := h.CallJSON(context.Background(), "samplerbench", "native_thread_id", nil, &tid); err != nil {
+		b.Fatal(err)
+	}
+	schedstat := fmt.Sprintf("/proc/self/task/%d/schedstat", tid)
 	b.Run("none", func(b *testing.B) {
-		runWindows(b, h, func(rng *rand.Rand) toggler { return goToggler(rng, noSampler) })
+		runWindows(b, h, func(rng *rand.Rand) toggler { return goToggler(rng, schedstat, noSampler) })
 	})
 	b.Run("go-sampler-10ms", func(b *testing.B) {
 		srv := completeH100s(os.Getpid())
 		runWindows(b, h, func(rng *rand.Rand) toggler {
-			return goToggler(rng, func() (func() samplerReadings, error) { return startGoSamplers(srv) })
+			return goToggler(rng, schedstat, func() (func() samplerReadings, error) { return startGoSamplers(srv) })
 		})
 	})
 	b.Run("python-thread-sampler-10ms", func(b *testing.B) {
@@ -107,6 +114,7 @@ type samplerWindow struct {
 	on       bool
 	from, to int64         // ns
 	cpu      time.Duration // process CPU time used in the window
+	waited   time.Duration // time the interpreter's thread was runnable but not running
 	readings int           // readings taken (for the Go samplers, the fewer of GPU and host)
 }
 
@@ -118,6 +126,9 @@ type samplerReadings struct{ gpu, host int }
 type toggler struct {
 	start func() error
 	stop  func() ([]samplerWindow, error)
+	// waits says whether the windows carry the interpreter thread's
+	// run-queue wait.
+	waits bool
 }
 
 // runWindows runs the ops for one variant; newToggler makes the toggler of
@@ -125,8 +136,9 @@ type toggler struct {
 func runWindows(b *testing.B, h *pyhost.Host, newToggler func(*rand.Rand) toggler) {
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: the same on/off order every run
 	var with, without []float64
-	var onTime, offTime, onCPU, offCPU time.Duration
+	var onTime, offTime, onCPU, offCPU, onWait, offWait time.Duration
 	readings := 0
+	waits := false
 	for b.Loop() {
 		tg := newToggler(rng)
 		if err := tg.start(); err != nil {
@@ -137,14 +149,15 @@ func runWindows(b *testing.B, h *pyhost.Host, newToggler func(*rand.Rand) toggle
 		if err != nil {
 			b.Fatal(err)
 		}
+		waits = tg.waits
 		w, wo := classify(loops, ws)
 		with, without = append(with, w...), append(without, wo...)
 		for _, win := range ws {
 			d := time.Duration(win.to - win.from)
 			if win.on {
-				onTime, onCPU, readings = onTime+d, onCPU+win.cpu, readings+win.readings
+				onTime, onCPU, onWait, readings = onTime+d, onCPU+win.cpu, onWait+win.waited, readings+win.readings
 			} else {
-				offTime, offCPU = offTime+d, offCPU+win.cpu
+				offTime, offCPU, offWait = offTime+d, offCPU+win.cpu, offWait+win.waited
 			}
 		}
 	}
@@ -157,6 +170,9 @@ func runWindows(b *testing.B, h *pyhost.Host, newToggler func(*rand.Rand) toggle
 	b.ReportMetric(100*(mw/mwo-1), "slowdown-%")
 	b.ReportMetric(100*(meanOf(with)/meanOf(without)-1), "slowdown-mean-%")
 	b.ReportMetric(100*(onCPU.Seconds()/onTime.Seconds()-offCPU.Seconds()/offTime.Seconds()), "sampler-cpu-%")
+	if waits {
+		b.ReportMetric(100*(onWait.Seconds()/onTime.Seconds()-offWait.Seconds()/offTime.Seconds()), "preempted-%")
+	}
 	if readings > 0 {
 		b.ReportMetric(float64(readings)/onTime.Seconds(), "readings/s")
 	}
@@ -236,9 +252,28 @@ func processCPUTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// runQueueWait reads the run_delay field of a thread's schedstat (see
+// the kernel's Documentation/scheduler/sched-stats.rst): the total time
+// the thread has been runnable but waiting for a CPU.
+func runQueueWait(schedstat string) time.Duration {
+	b, err := os.ReadFile(schedstat)
+	if err != nil {
+		panic(err)
+	}
+	var run, wait, timeslices int64
+	if _, err := fmt.Sscan(string(b), &run, &wait, &timeslices); err != nil {
+		panic(fmt.Errorf("%s: %w", schedstat, err))
+	}
+	return time.Duration(wait)
+}
+
 // goToggler switches samplers started by start on and off from a
-// goroutine, which runs while the Python call holds the interpreter.
-func goToggler(rng *rand.Rand, start func() (func() samplerReadings, error)) toggler {
+// goroutine, which runs while the Python call holds the interpreter. Each
+// window also records how long the interpreter's thread (schedstat is its
+// /proc/self/task/<tid>/schedstat) waited for a CPU: the only way a
+// goroutine, which never takes the GIL, can slow a Python loop is by
+// taking its CPU (or its caches).
+func goToggler(rng *rand.Rand, schedstat string, start func() (func() samplerReadings, error)) toggler {
 	seed := rng.Uint64()
 	done := make(chan struct{})
 	result := make(chan error, 1)
@@ -254,7 +289,7 @@ func goToggler(rng *rand.Rand, start func() (func() samplerReadings, error)) tog
 					}
 					for _, on := range order {
 						w := samplerWindow{on: on, from: monotonicNow()}
-						c0 := processCPUTime()
+						c0, q0 := processCPUTime(), runQueueWait(schedstat)
 						var stop func() samplerReadings
 						if on {
 							var err error
@@ -274,7 +309,7 @@ func goToggler(rng *rand.Rand, start func() (func() samplerReadings, error)) tog
 							w.readings = min(r.gpu, r.host) // the slower of the two
 
 						}
-						w.to, w.cpu = monotonicNow(), processCPUTime()-c0
+						w.to, w.cpu, w.waited = monotonicNow(), processCPUTime()-c0, runQueueWait(schedstat)-q0
 						ws = append(ws, w)
 						if stopped {
 							result <- nil
@@ -290,6 +325,7 @@ func goToggler(rng *rand.Rand, start func() (func() samplerReadings, error)) tog
 			err := <-result // the goroutine has finished with ws
 			return ws, err
 		},
+		waits: true,
 	}
 }
 

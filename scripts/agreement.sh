@@ -20,10 +20,15 @@
 #   CLI_BATCH_SIZES  batch sizes (= --num-prompts) for the command [the largest of BATCH_SIZES]
 #   WAIT_IDLE [0]    before each phase, wait up to this many seconds for 15 s of idle machine
 #                    (under 5% CPU): on a shared machine other processes skew CPU timings badly
+#   MAX_OTHER_CORES [0.10]  a repetition during which other processes (anything that is not this
+#                    script's process tree, sampled from /proc every 0.5 s) used more CPU than
+#                    this is left out of the medians; the table shows n=clean/all
+#   MIN_CLEAN [3]    clean repetitions needed on each side (the CLI anchor: 1) for a verdict
 #
-# Prints one table: engine, batch, anchor, output tok/s medians (min-max, n) of enginebench
-# and of the anchor, the difference, PASS/FAIL; the machine's load (uptime) and the CPU time
-# other processes took during each phase. Exit status: 0 all PASS, 1 a FAIL, 2 a set-up error.
+# Prints one table (also OUT/agreement.txt): engine, batch, anchor, output tok/s medians
+# (min-max, n) of enginebench and of the anchor, the difference, PASS/FAIL; the machine's load
+# (uptime) and the CPU time other processes took during each phase.
+# Exit status: 0 all PASS, 1 a FAIL, 2 a set-up error, 3 inconclusive (too few quiet repetitions).
 set -euo pipefail
 
 prog=${0##*/}
@@ -110,6 +115,44 @@ EOF
 	[ $rc -eq 0 ] || { tail -n 30 "$OUT/$name.log" >&2; die "$name failed (exit $rc): see $OUT/$name.log"; }
 }
 
+# Other processes' CPU use, sampled every 0.5 s: the cumulative CPU seconds of every process
+# that is not this script or one of its descendants (kernel threads included). A repetition
+# measured while others took more than MAX_OTHER_CORES is left out of the medians (and counted).
+"$PY" - "$$" "$OUT/other_cpu.tsv" <<'EOF' &
+import os, sys, time
+root, path = int(sys.argv[1]), sys.argv[2]
+tck, me = os.sysconf("SC_CLK_TCK"), os.getpid()
+prev, total = None, 0.0
+with open(path, "w", buffering=1) as out:
+    while os.path.exists(f"/proc/{root}"):
+        procs = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        st = f.read()
+                except OSError:
+                    continue
+                x = st[st.rfind(")") + 2:].split()
+                procs[int(d)] = (int(x[1]), (int(x[11]) + int(x[12])) / tck)
+        t = time.time()
+        kids = {}
+        for pid, (ppid, _) in procs.items():
+            kids.setdefault(ppid, []).append(pid)
+        mine, stack = {me}, [root]
+        while stack:
+            q = stack.pop()
+            mine.add(q)
+            stack.extend(kids.get(q, []))
+        cur = {pid: c for pid, (_, c) in procs.items() if pid not in mine}
+        if prev is not None:
+            total += sum(c - prev.get(pid, 0.0) for pid, c in cur.items() if c >= prev.get(pid, 0.0))
+        prev = cur
+        out.write(f"{t:.3f}\t{total:.3f}\n")
+        time.sleep(0.5)
+EOF
+monitor=$!
+trap 'kill $monitor 2>/dev/null || true' EXIT
 uptime | tee "$OUT/uptime-start.txt" >&2
 engines=(--engine "transformers=$VENV_CPU")
 [ "$VLLM" = 1 ] && engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
@@ -145,15 +188,38 @@ done
 uptime | tee "$OUT/uptime-end.txt" >&2
 
 # The comparison.
-"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" <<'EOF'
-import glob, json, os, statistics, sys
-out, rounds, tol = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+kill $monitor 2>/dev/null || true
+"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" <<'EOF'
+import bisect, datetime, json, os, statistics, sys
+out, rounds, tol, max_other, min_clean = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+
+ts, cum = [], []
+with open(os.path.join(out, "other_cpu.tsv")) as f:
+    for line in f:
+        a, b = line.split()
+        ts.append(float(a)); cum.append(float(b))
+
+def other_cores(t0, t1):
+    """CPU cores other processes used over [t0, t1], from the samples around it."""
+    i0 = max(0, bisect.bisect_right(ts, t0) - 1)
+    i1 = min(len(ts) - 1, bisect.bisect_left(ts, t1))
+    if i1 <= i0:
+        return float("inf")
+    return (cum[i1] - cum[i0]) / (ts[i1] - ts[i0])
+
+def epoch(rfc3339):
+    # Go writes nanoseconds; datetime takes microseconds.
+    main, _, frac = rfc3339.rstrip("Z").partition(".")
+    return datetime.datetime.fromisoformat(main).replace(tzinfo=datetime.timezone.utc).timestamp() + float("0." + (frac or "0"))
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
-eb, an, sha, cli_prompts = {}, {}, set(), []
-tokens_ok = True
+# samples[(engine, batch, kind)][side] = [(round, tok/s, clean)]
+samples, sha, cli_prompts, tokens_ok = {}, set(), [], True
+def add(key, side, r, v, oc):
+    samples.setdefault(key, {"eb": [], "an": []})[side].append((r, v, oc <= max_other))
+
 for r in range(1, rounds + 1):
     d = os.path.join(out, f"round{r}")
     ebcells = {}
@@ -165,8 +231,12 @@ for r in range(1, rounds + 1):
                 continue
             if x["output_tokens"] != x["expected_output_tokens"]:
                 tokens_ok = False
-            eb.setdefault((x["engine"], x["batch_size"], "same prompts"), []).append((r, x["output_tokens"] / x["wall_s"]))
+            t0 = epoch(x["started_at"])
+            oc = other_cores(t0, t0 + x["wall_s"])
             ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
+            add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc)
+            if x["engine"] == "vllm":
+                add((x["engine"], x["batch_size"], "CLI"), "eb", r, x["output_tokens"] / x["wall_s"], oc)
     for engine, fn in (("transformers", "anchor_transformers.json"), ("vllm", "anchor_vllm.json")):
         p = os.path.join(d, fn)
         if not os.path.exists(p):
@@ -180,7 +250,8 @@ for r in range(1, rounds + 1):
             e = ebcells.get((engine, c["batch_size"], c["rep"]))
             if e is None or e["output_tokens"] != c["output_tokens"] or e["prompt_tokens"] != c["prompt_tokens"]:
                 tokens_ok = False
-            an.setdefault((engine, c["batch_size"], "same prompts"), []).append((r, c["output_tokens"] / c["wall_s"]))
+            oc = other_cores(c["started_at"], c.get("ended_at", c["started_at"] + c["wall_s"]))
+            add((engine, c["batch_size"], "same prompts"), "an", r, c["output_tokens"] / c["wall_s"], oc)
     p = os.path.join(d, "anchor_vllm_cli.json")
     if os.path.exists(p):
         with open(p) as f:
@@ -189,66 +260,68 @@ for r in range(1, rounds + 1):
             if run["output_tokens"] != run["expected_output_tokens"]:
                 tokens_ok = False
             cli_prompts.append((r, run["batch_size"], run["prompt_tokens"], run["expected_prompt_tokens"]))
-            an.setdefault(("vllm", run["batch_size"], "CLI"), []).append((r, run["output_tokens_per_s"]))
+            add(("vllm", run["batch_size"], "CLI"), "an", r, run["output_tokens_per_s"], other_cores(run["started_at"], run["ended_at"]))
 
-names = {"same prompts": {"transformers": "plain python", "vllm": "vllm bench fn"},
-         "CLI": {"vllm": "vllm bench CLI"}}
-rows, fail = [], False
-for key in sorted(an, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
+names = {("transformers", "same prompts"): "plain python, same calls",
+         ("vllm", "same prompts"): "vllm bench fn, same prompts",
+         ("vllm", "CLI"): "vllm bench throughput CLI"}
+rows, verdicts = [], []
+for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
     engine, bs, kind = key
-    e = [v for _, v in eb.get((engine, bs, "same prompts"), [])]
-    a = [v for _, v in an[key]]
-    if not e:
+    s = samples[key]
+    if not s["an"] or not s["eb"]:
         continue
-    diff = (med(e) / med(a) - 1) * 100
-    ok = abs(diff) <= tol
-    fail |= not ok
+    e = [v for _, v, ok in s["eb"] if ok]
+    a = [v for _, v, ok in s["an"] if ok]
+    need = 1 if kind == "CLI" else min_clean
+    if len(e) < min_clean or len(a) < need:
+        diff, verdict = float("nan"), "INCONCLUSIVE"
+    else:
+        diff = (med(e) / med(a) - 1) * 100
+        verdict = "PASS" if abs(diff) <= tol else "FAIL"
+    verdicts.append(verdict)
     per_round = []
     for r in range(1, rounds + 1):
-        er = [v for rr, v in eb[(engine, bs, "same prompts")] if rr == r]
-        ar = [v for rr, v in an[key] if rr == r]
-        if er and ar:
-            per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}")
-    rows.append([engine, str(bs), names[kind][engine],
-                 f"{med(e):.1f} [{min(e):.1f}-{max(e):.1f}] n={len(e)}",
-                 f"{med(a):.1f} [{min(a):.1f}-{max(a):.1f}] n={len(a)}",
-                 f"{diff:+.2f}%", " ".join(per_round), "PASS" if ok else "FAIL"])
+        er = [v for rr, v, ok in s["eb"] if rr == r and ok]
+        ar = [v for rr, v, ok in s["an"] if rr == r and ok]
+        per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}" if er and ar else "-")
+    fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")
+    rows.append([engine, str(bs), names[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
+                 f"{diff:+.2f}%", " ".join(per_round), verdict])
 
-hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max]", "anchor out tok/s median [min-max]",
-       "diff", "per round %", f"|diff|<={tol:g}%"]
+hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max] n=clean/all",
+       "anchor out tok/s median [min-max] n=clean/all", "diff", "per round %", f"|diff|<={tol:g}%"]
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
 line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
-table = [line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows]
-text = "\n".join(table)
-text += "\n\nenginebench: output tokens / wall_s (Go, around the generate call); anchors: output tokens / their own timer."
-text += "\nworkload sha256: " + ", ".join(sorted(s[:16] for s in sha if s)) + ("" if len({s for s in sha if s}) == 1 else "  (DIFFERENT WORKLOADS)")
-text += "\ntoken counts: " + ("equal everywhere (enginebench = anchors = batch x lengths)" if tokens_ok else "MISMATCH (see the JSON files)")
+text = "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
+text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call);"
+         "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
+         f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile."
+         "\ndiff = enginebench median / anchor median - 1. The CLI row compares enginebench's cells of batch = num_prompts"
+         "\nwith one `vllm bench throughput` run per round (its own random prompts, same token counts).")
+shas = {x for x in sha if x}
+text += "\nworkload sha256: " + ", ".join(sorted(x[:16] for x in shas)) + ("" if len(shas) == 1 else "  (DIFFERENT WORKLOADS)")
+text += "\ntoken counts: " + ("prompt and output tokens equal in every cell (enginebench = anchors = batch x lengths)" if tokens_ok else "MISMATCH (see the JSON files)")
 for r, bs, got, want in cli_prompts:
     text += (f"\nvllm bench CLI, round {r}, {bs} prompts: {got} prompt tokens sent for {want} asked"
              + ("" if got == want else f" ({(got / want - 1) * 100:+.2f}%: its random dataset decodes and re-encodes the prompts)"))
-text += "\n\nphases (other_cpu = CPU seconds other processes took meanwhile, of 2 x elapsed available):"
+text += "\n\nphases (other cpu = CPU seconds other processes took meanwhile; 2 cores x elapsed available):"
 with open(os.path.join(out, "phases.jsonl")) as f:
     for line_ in f:
         p = json.loads(line_)
         text += (f"\n  {p['phase']:<28} {p['elapsed_s']:7.1f} s  own cpu {p['own_cpu_s']:7.1f} s  other cpu {p['other_cpu_s']:6.1f} s"
                  f"  load {p['load_before'][0]:.2f} -> {p['load_after'][0]:.2f}")
-loaded = []
-with open(os.path.join(out, "phases.jsonl")) as f:
-    for line_ in f:
-        p = json.loads(line_)
-        if p["other_cpu_s"] / p["elapsed_s"] > 0.10:
-            loaded.append(f"{p['phase']} ({p['other_cpu_s'] / p['elapsed_s']:.2f} cores)")
-if loaded:
-    text += ("\nWARNING: other processes used the CPU during " + ", ".join(loaded)
-             + ": those figures are skewed; rerun on a quiet machine (WAIT_IDLE=600 helps)")
 for n in ("uptime-start.txt", "uptime-end.txt"):
     with open(os.path.join(out, n)) as f:
         text += f"\n{n[:-4]}: {f.read().strip()}"
 print(text)
 with open(os.path.join(out, "agreement.txt"), "w") as f:
     f.write(text + "\n")
-if fail or not tokens_ok or len({s for s in sha if s}) != 1:
+if "FAIL" in verdicts or not tokens_ok or len(shas) != 1:
     print("\nagreement: FAIL", file=sys.stderr)
     sys.exit(1)
+if "INCONCLUSIVE" in verdicts or not verdicts:
+    print(f"\nagreement: INCONCLUSIVE: fewer than {min_clean} repetitions measured on a quiet machine; rerun (WAIT_IDLE=600, more ROUNDS)", file=sys.stderr)
+    sys.exit(3)
 print("\nagreement: PASS", file=sys.stderr)
 EOF

@@ -92,6 +92,7 @@ def main():
     for cell in wl["cells"]:
         bs, first = int(cell["batch_size"]), int(cell["first"])
         batch = prompts[first:first + bs]
+        started_at = time.time()
         start = time.perf_counter()
         if temperature > 0:
             torch.manual_seed(int(sampling.get("seed", 0)))
@@ -111,7 +112,7 @@ def main():
             out_tokens += k
         cells.append({
             "batch_size": bs, "rep": int(cell["rep"]), "warmup": bool(cell["warmup"]), "first": first,
-            "wall_s": wall, "prompt_tokens": int(plen) * len(batch), "output_tokens": out_tokens,
+            "started_at": started_at, "wall_s": wall, "prompt_tokens": int(plen) * len(batch), "output_tokens": out_tokens,
         })
 
     doc = {

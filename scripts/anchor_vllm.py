@@ -185,6 +185,7 @@ def run_cells(args, manifest, wl, rec):
         bs, first = int(cell["batch_size"]), int(cell["first"])
         reqs = [SampleRequest(prompt={"prompt_token_ids": p}, prompt_len=len(p), expected_output_len=out_len)
                 for p in prompts[first:first + bs]]
+        started_at = time.time()
         elapsed, outs = T._run_vllm_requests(llm, reqs, n=1, disable_detokenize=bargs.disable_detokenize,
                                              do_profile=False, prequeue_requests=False, enable_lora=False)
         ptok = otok = 0
@@ -193,8 +194,9 @@ def run_cells(args, manifest, wl, rec):
                 continue
             ptok += len(ro.prompt_token_ids) if ro.prompt_token_ids else 0
             otok += sum(len(o.token_ids) for o in ro.outputs if o is not None and o.token_ids is not None)
+        # started_at/ended_at bracket the bench function (prompt building included), for load checks.
         cells.append({"batch_size": bs, "rep": int(cell["rep"]), "warmup": bool(cell["warmup"]), "first": first,
-                      "wall_s": elapsed, "prompt_tokens": ptok, "output_tokens": otok})
+                      "started_at": started_at, "ended_at": time.time(), "wall_s": elapsed, "prompt_tokens": ptok, "output_tokens": otok})
 
     core = getattr(llm.llm_engine, "engine_core", None)
     if core is not None and hasattr(core, "shutdown"):
@@ -231,7 +233,7 @@ def run_cli(args, manifest, wl, rec, env):
         ]
         code = VERSION_PATCH + f"import sys\nsys.argv = {argv!r}\nfrom vllm.entrypoints.cli.main import main\nmain()\n"
         print("anchor_vllm: " + " ".join(shlex.quote(a) for a in argv), file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
+        t0, started_at = time.perf_counter(), time.time()
         p = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         total_s = time.perf_counter() - t0
         with open(os.path.join(args.tmp, f"vllm_bench_throughput_b{bs}.log"), "w") as f:
@@ -251,6 +253,7 @@ def run_cli(args, manifest, wl, rec, env):
             "prompt_tokens": int(pt.group(1)), "output_tokens": int(ot.group(1)),
             "expected_prompt_tokens": bs * in_len, "expected_output_tokens": bs * out_len,
             "elapsed_time": js["elapsed_time"], "process_s": total_s, "argv": argv,
+            "started_at": started_at, "ended_at": started_at + total_s,
         })
     return {"anchor": "vllm-bench-throughput-cli", "runs": runs}
 

@@ -56,6 +56,11 @@ def spin_loops(arg):
     return out
 
 
+def native_thread_id(_):
+    """The OS thread id of the calling (main) thread, for its schedstat."""
+    return threading.get_native_id()
+
+
 # --- host part: what hostmon reads ---------------------------------------
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
