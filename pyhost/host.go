@@ -29,6 +29,12 @@ import (
 	"time"
 	"unsafe"
 
+	// encoding/json's API and behaviour on the implementation that is to
+	// become encoding/json (v2): it decodes in one pass where encoding/json
+	// validates first and decodes in a second, 4x faster on a 1 KiB payload,
+	// which is most of a call's cost in Go (BenchmarkCallJSON, README).
+	fastjson "github.com/go-json-experiment/json/v1"
+
 	"github.com/enginebench/enginebench/bindings/python"
 )
 
@@ -64,8 +70,10 @@ type Host struct {
 	lib       *python.Lib
 	mainIdent uint64
 
-	// Set during bootstrap on the owner thread, read only there afterwards.
+	// Set during bootstrap on the owner thread, used only there afterwards.
 	callFn, keyboardInterrupt, formatException, emptyStr python.Object
+	names                                                map[string]python.Object // see name
+	args                                                 [3]python.Object         // the trampoline's arguments, in the heap
 
 	mu      sync.Mutex
 	current *job // the call running now; guarded by mu and, for writes, by the GIL
@@ -80,17 +88,23 @@ type job struct {
 	err              error
 	done             chan struct{}
 	finished         atomic.Bool // set just before done is closed
+	interrupted      bool        // an async KeyboardInterrupt was sent; guarded by mu and the GIL
 }
 
-// spinWait is how long each side of a call polls before it parks: the
-// interpreter's thread for the next call, the caller for the reply. Parking
-// a goroutine (above all one locked to its thread) and waking it again costs
-// futex calls and OS thread switches, tens of microseconds; a short poll
-// catches back-to-back calls and quick replies. It is bounded, so an idle
-// host costs nothing, and a long engine call pays it once. On a machine
-// whose cores are all busy the caller's poll competes with the interpreter
-// thread and costs about as much as it saves (BenchmarkCallJSON, README).
-const spinWait = 50 * time.Microsecond
+// How long each side of a call polls before it parks: the interpreter's
+// thread for the next call (ownerSpin), the caller for the reply
+// (callerSpin). Parking a goroutine (above all one locked to its thread) and
+// waking it again costs futex calls and OS thread switches: 55 us a wake-up
+// on the project's virtual machine, so a call that parks on both sides takes
+// 115 us more (BenchmarkCallJSON, README). The polls are bounded, so an idle
+// host costs nothing and a long engine call pays them once. The caller
+// yields while it polls; the interpreter's thread does not (a locked
+// goroutine that yields is handed between threads, the very cost the poll
+// avoids), so its poll is the one that costs a core.
+const (
+	ownerSpin  = 1 * time.Millisecond
+	callerSpin = 200 * time.Microsecond
+)
 
 var (
 	startMu sync.Mutex
@@ -132,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	if grace == 0 {
 		grace = 2 * time.Second
 	}
-	h := &Host{interp: interp, pyDir: pyDir, grace: grace, jobs: make(chan *job, 1)}
+	h := &Host{interp: interp, pyDir: pyDir, grace: grace, jobs: make(chan *job, 1), names: map[string]python.Object{}}
 	ready := make(chan error, 1)
 	started = true
 	go h.own(ready, append([]string{pyDir}, cfg.Paths...), argv)
@@ -158,21 +172,19 @@ func (h *Host) own(ready chan<- error, paths, argv []string) {
 		ready <- err
 		select {}
 	}
-	ts := h.lib.PyEvalSaveThread()
+	ts := h.lib.Fast.SaveThread()
 	ready <- nil
 	for {
 		j := h.nextJob()
-		h.lib.PyEvalRestoreThread(ts)
+		h.lib.Fast.RestoreThread(ts)
 		h.run(j)
-		ts = h.lib.PyEvalSaveThread()
+		ts = h.lib.Fast.SaveThread()
 	}
 }
 
-// nextJob polls for a job for up to spinWait, then parks. The poll does not
-// yield: a locked goroutine that yields is handed between threads, which is
-// the very cost the poll avoids.
+// nextJob polls for a job for up to ownerSpin, then parks.
 func (h *Host) nextJob() *job {
-	deadline := time.Now().Add(spinWait)
+	deadline := time.Now().Add(ownerSpin)
 	for time.Now().Before(deadline) {
 		select {
 		case j := <-h.jobs:
@@ -210,7 +222,7 @@ func (h *Host) initialize(paths, argv []string) error {
 // bootstrap runs with the GIL held on the owner thread.
 func (h *Host) bootstrap(paths, argv []string) error {
 	l := h.lib
-	h.emptyStr = h.newStr(nil)
+	h.emptyStr = h.lib.Fast.Str(nil)
 	if tb := l.PyImportImportModule("traceback"); tb != 0 {
 		h.formatException = l.PyObjectGetAttrString(tb, "format_exception")
 		l.PyDecRef(tb)
@@ -232,7 +244,7 @@ func (h *Host) bootstrap(paths, argv []string) error {
 		return fmt.Errorf("python bootstrap: sys.path: %w", h.fetchError())
 	}
 	for i := len(paths) - 1; i >= 0; i-- {
-		s := h.newStr([]byte(paths[i]))
+		s := h.lib.Fast.Str([]byte(paths[i]))
 		rc := l.PyListInsert(path, 0, s)
 		l.PyDecRef(s)
 		if rc != 0 {
@@ -293,7 +305,7 @@ func (h *Host) CallJSON(ctx context.Context, module, function string, in, out an
 	case <-ctx.Done():
 		return fmt.Errorf("python call %s.%s not started: %w", module, function, ctx.Err())
 	}
-	for deadline := time.Now().Add(spinWait); !j.finished.Load() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(callerSpin); !j.finished.Load() && time.Now().Before(deadline); {
 		runtime.Gosched()
 	}
 	select {
@@ -321,7 +333,7 @@ func (h *Host) CallJSON(ctx context.Context, module, function string, in, out an
 		*raw = j.result
 		return nil
 	}
-	if err := json.Unmarshal(j.result, out); err != nil {
+	if err := fastjson.Unmarshal(j.result, out); err != nil {
 		return fmt.Errorf("decoding the result of %s.%s: %w", module, function, err)
 	}
 	return nil
@@ -334,7 +346,7 @@ func encodeArg(in any) ([]byte, error) {
 	case []byte:
 		return v, nil
 	default:
-		return json.Marshal(in)
+		return fastjson.Marshal(in)
 	}
 }
 
@@ -354,10 +366,13 @@ func (h *Host) run(j *job) {
 	j.result, j.err = h.invoke(j.module, j.function, j.payload)
 	h.mu.Lock()
 	h.current = nil
+	interrupted := j.interrupted
 	h.mu.Unlock()
 	// An interrupt that arrived after the Python code finished would fire in
 	// the next call; drop it. The GIL orders this against interrupt().
-	h.lib.PyThreadStateSetAsyncExc(h.mainIdent, 0)
+	if interrupted {
+		h.lib.PyThreadStateSetAsyncExc(h.mainIdent, 0)
+	}
 }
 
 // interrupt raises KeyboardInterrupt asynchronously in the main thread if j
@@ -370,6 +385,7 @@ func (h *Host) interrupt(j *job) {
 		g := h.lib.PyGILStateEnsure()
 		h.mu.Lock()
 		if h.current == j {
+			j.interrupted = true
 			h.lib.PyThreadStateSetAsyncExc(h.mainIdent, h.keyboardInterrupt)
 		}
 		h.mu.Unlock()
@@ -402,23 +418,25 @@ func (h *Host) Close(ctx context.Context) error {
 
 // invoke calls the trampoline with the GIL held.
 func (h *Host) invoke(module, function string, payload []byte) ([]byte, error) {
-	l := h.lib
-	args := l.PyTupleNew(3)
-	if args == 0 {
+	f := &h.lib.Fast
+	mod, fn := h.name(module), h.name(function)
+	if mod == 0 || fn == 0 {
 		return nil, h.fetchError()
 	}
-	l.PyTupleSetItem(args, 0, h.newStr([]byte(module)))
-	l.PyTupleSetItem(args, 1, h.newStr([]byte(function)))
-	l.PyTupleSetItem(args, 2, h.newStr(payload))
-	res := l.PyObjectCallObject(h.callFn, args)
-	l.PyDecRef(args)
+	arg := f.Str(payload)
+	if arg == 0 {
+		return nil, fmt.Errorf("the argument is not valid UTF-8: %w", h.fetchError())
+	}
+	h.args = [3]python.Object{mod, fn, arg}
+	res := f.Call(h.callFn, h.args[:])
+	f.DecRef(arg)
 	if res == 0 {
 		// The trampoline catches everything, so this is an exception raised
 		// outside its try block, e.g. an interrupt that landed late.
 		return nil, h.fetchError()
 	}
 	b, err := h.goBytes(res)
-	l.PyDecRef(res)
+	f.DecRef(res)
 	if err != nil {
 		return nil, err
 	}
@@ -438,25 +456,27 @@ func (h *Host) invoke(module, function string, payload []byte) ([]byte, error) {
 	return nil, fmt.Errorf("python trampoline returned %q", b)
 }
 
-// newStr makes a Python str from UTF-8 bytes (a new reference).
-func (h *Host) newStr(b []byte) python.Object {
-	var p *byte
-	if len(b) > 0 {
-		p = &b[0]
-	} else {
-		p = new(byte)
+// name returns a Python str for a module or function name, made once and
+// kept: the names are few and every call passes two (0 with a Python
+// exception set if it cannot be made).
+func (h *Host) name(s string) python.Object {
+	if o, ok := h.names[s]; ok {
+		return o
 	}
-	return h.lib.PyUnicodeFromStringAndSize(p, len(b))
+	o := h.lib.Fast.Str([]byte(s))
+	if o != 0 {
+		h.names[s] = o
+	}
+	return o
 }
 
 // goBytes copies a Python str's UTF-8 bytes into Go memory.
 func (h *Host) goBytes(o python.Object) ([]byte, error) {
-	var n int
-	p := h.lib.PyUnicodeAsUTF8AndSize(o, &n)
-	if p == nil {
+	b, ok := h.lib.Fast.UTF8(o)
+	if !ok {
 		return nil, h.fetchError()
 	}
-	return append([]byte(nil), unsafe.Slice(p, n)...), nil
+	return append([]byte(nil), b...), nil
 }
 
 // fetchError turns the pending Python exception into a *PyError, with the

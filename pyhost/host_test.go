@@ -118,8 +118,27 @@ func TestHost(t *testing.T) {
 			t.Errorf("echo = %s, want %s", b, a)
 		}
 		var raw json.RawMessage
-		if err := h.CallJSON(ctx, "hostcheck", "echo", json.RawMessage(`[1,2]`), &raw); err != nil || string(raw) != "[1, 2]" {
+		if err := h.CallJSON(ctx, "hostcheck", "echo", json.RawMessage(" \n[1,2] \t"), &raw); err != nil || string(raw) != "[1, 2]" {
 			t.Errorf("raw echo = %s, %v", raw, err)
+		}
+	})
+
+	t.Run("bad JSON either way is a clear PyError", func(t *testing.T) {
+		for _, c := range []struct {
+			function string
+			in       any
+			wantType string
+			want     string
+		}{
+			{"echo", json.RawMessage(`{"a": 1} x`), "json.decoder.JSONDecodeError", "Extra data: line 1 column 10 (char 9)"},
+			{"echo", json.RawMessage(`[1,`), "json.decoder.JSONDecodeError", "Expecting value: line 1 column 4 (char 3)"},
+			{"unserializable", nil, "TypeError", "Object of type object is not JSON serializable"},
+		} {
+			err := h.CallJSON(ctx, "hostcheck", c.function, c.in, nil)
+			var pe *pyhost.PyError
+			if !errors.As(err, &pe) || pe.Type != c.wantType || pe.Message != c.want {
+				t.Errorf("%s(%s): err = %v, want %s: %s", c.function, c.in, err, c.wantType, c.want)
+			}
 		}
 	})
 

