@@ -125,7 +125,7 @@ func (f *Fast) Call(callable Object, args []Object) Object {
 // Str makes a Python str from UTF-8 bytes (a new reference; 0 with a Python
 // exception set when b is not valid UTF-8).
 func (f *Fast) Str(b []byte) Object {
-	p := unsafe.Pointer(unsafe.StringData(""))
+	p := unsafe.Pointer(&zeroByte) // never NULL: CPython treats NULL as "allocate"
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
@@ -145,6 +145,8 @@ func (f *Fast) UTF8(o Object) (b []byte, ok bool) {
 	// &r keeps vet's pointer-conversion check quiet.
 	return unsafe.Slice(*(**byte)(unsafe.Pointer(&r)), n), true
 }
+
+var zeroByte byte
 
 // DecRef is Py_DecRef (it accepts 0).
 func (f *Fast) DecRef(o Object) {
