@@ -305,7 +305,7 @@ func notes(w io.Writer, m *results.Manifest, cells []Cell) {
 		fmt.Fprintln(w, "flags: short_output = a sequence returned fewer tokens than asked (counted as returned, never back-filled); "+
 			"cached_tokens = the engine reports prefix-cache hits on prompts that share nothing; see results.jsonl")
 	}
-	fmt.Fprintln(w, "throughput = tokens the engines returned / wall time of the generate call (Go monotonic clock); host overhead = wall time − the adapter's own time")
+	fmt.Fprintln(w, "throughput = tokens the engines returned / wall time of the generate call (Go monotonic clock, read on the interpreter's thread); host overhead = wall time − the adapter's own time")
 }
 
 func versions(v map[string]string) string {
