@@ -82,14 +82,14 @@ type Fast struct {
 	saveThread, restoreThread, vectorcallDict, fromStringAndSize, asUTF8AndSize, decRef uintptr
 }
 
-func (f *Fast) symbols() []struct {
+// address pairs a C symbol name with the field that receives its address.
+type address struct {
 	name string
 	addr *uintptr
-} {
-	return []struct {
-		name string
-		addr *uintptr
-	}{
+}
+
+func (f *Fast) symbols() []address {
+	return []address{
 		{"PyEval_SaveThread", &f.saveThread},
 		{"PyEval_RestoreThread", &f.restoreThread},
 		{"PyObject_VectorcallDict", &f.vectorcallDict},
