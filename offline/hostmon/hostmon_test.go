@@ -110,6 +110,10 @@ func TestTreeOfMissingProcess(t *testing.T) {
 
 func TestOwnProcessSample(t *testing.T) {
 	t.Parallel()
+	// A test binary sampled a millisecond after it starts may not have
+	// been charged a single clock tick yet: burn some CPU first, so "CPU > 0"
+	// tests the reading and not the scheduler's accounting granularity.
+	burnCPU(t, 50*time.Millisecond)
 	m, err := New(os.Getpid(), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -494,6 +498,25 @@ func BenchmarkPSSRollupSelf(b *testing.B) {
 	for b.Loop() {
 		if _, err := os.ReadFile("/proc/self/smaps_rollup"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// burnCPU spins until this process has used at least d of CPU time, as the
+// kernel reports it (getrusage), so /proc's tick-based counters are past zero.
+func burnCPU(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		if time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) >= d {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("could not use %v of CPU in 10 s", d)
 		}
 	}
 }
