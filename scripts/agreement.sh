@@ -5,7 +5,10 @@
 #   vllm:         scripts/anchor_vllm.py, vLLM's own offline benchmark (vllm.benchmarks.throughput):
 #                 in-process on enginebench's exact prompts (every cell), and the real
 #                 `vllm bench throughput` command on its random dataset with the same token
-#                 counts (num_prompts = the largest batch size: one generate call).
+#                 counts, in pairs of fresh processes: enginebench (vLLM only, one warm-up
+#                 batch, CLI_REPS batches) then the command (a warm-up batch, then one
+#                 generate call of CLI_REPS batches' prompts, run as that many waves), or the
+#                 other way round, alternating.
 #
 # Usage (from the repository root, after `make setup`):
 #   scripts/agreement.sh [OUT_DIR]          default OUT_DIR: results/agreement-<time>
@@ -13,7 +16,8 @@
 # Environment (defaults in brackets):
 #   BATCH_SIZES [1,16,64]  INPUT_LEN [128]  OUTPUT_LEN [128]  REPS [20]  WARMUP [1]
 #   ROUNDS [4]       rounds of (enginebench, anchors); even rounds run the anchors first (ABBA),
-#                    so a slow drift of the machine's speed cancels; reps are pooled over rounds
+#                    so a slow drift of the machine's speed cancels; reps are pooled over rounds.
+#                    0: none (only the command's pairs, below)
 #   TEMPERATURE [1]  sampling temperature of every side (top_p 1); 1 is what `vllm bench
 #                    throughput` always uses, so its anchors sample as enginebench does
 #   TOLERANCE [3]    per cent. diff = enginebench median / anchor median - 1, with a 95%
@@ -27,8 +31,12 @@
 #   VLLM [auto]      0: transformers only; auto: vLLM too when .venv/vllm-cpu exists
 #   VLLM_ENV         more 'KEY=VALUE ...' for the vLLM worker, e.g. VLLM_ENABLE_V1_MULTIPROCESSING=0
 #                    (the anchors read them from enginebench's manifest and set them too)
-#   VLLM_CLI [1]     also run the `vllm bench throughput` command (one run per round)
-#   CLI_BATCH_SIZES  batch sizes (= --num-prompts) for the command [the largest of BATCH_SIZES]
+#   CLI_PAIRS [8]    pairs of (enginebench, `vllm bench throughput`) fresh processes, after the
+#                    rounds; each side starts an engine, runs one warm-up batch and then
+#                    CLI_REPS batches, as the command does. 0: leave the command out
+#   CLI_REPS [4]     measured batches per side and pair: enginebench's --reps; the command's
+#                    --num-prompts = batch x CLI_REPS (max_num_seqs = batch: that many waves)
+#   CLI_BATCH_SIZES  batch sizes for the command [the largest of BATCH_SIZES]
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
 #                    the other (transformers only, one torch thread each: THREADS=1 on a
 #                    2-core machine). On a machine whose speed drifts by 10-25% between
@@ -72,7 +80,8 @@ TRANSFORMERS=${TRANSFORMERS:-1}
 THREADS=${THREADS:-}
 CONCURRENT=${CONCURRENT:-0}
 read -r -a vllm_env <<<"${VLLM_ENV:-}"
-VLLM_CLI=${VLLM_CLI:-1}
+CLI_PAIRS=${CLI_PAIRS:-8}
+CLI_REPS=${CLI_REPS:-4}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
 
 [ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
@@ -188,6 +197,10 @@ if [ "$VLLM" = 1 ]; then
 	for kv in ${vllm_env[@]+"${vllm_env[@]}"}; do engines+=(--engine-env "vllm: $kv"); done
 fi
 [ ${#engines[@]} -gt 0 ] || die "no engine: TRANSFORMERS=0 and no vLLM"
+vllm_engines=()
+for ((i = 0; i < ${#engines[@]}; i += 2)); do
+	case ${engines[i + 1]} in vllm=* | "vllm: "*) vllm_engines+=("${engines[i]}" "${engines[i + 1]}") ;; esac
+done
 
 eb() {
 	phase "round$1-enginebench" "$BIN" run "${engines[@]}" --model "$MODEL" --batch-sizes "$BATCH_SIZES" \
@@ -208,10 +221,6 @@ anchors() {
 	fi
 	if [ "$VLLM" = 1 ]; then
 		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --json "$OUT/round$r/anchor_vllm.json"
-		if [ "$VLLM_CLI" = 1 ]; then
-			phase "round$r-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --mode cli \
-				--cli-batch-sizes "$CLI_BATCH_SIZES" --tmp "$OUT/round$r" --json "$OUT/round$r/anchor_vllm_cli.json"
-		fi
 	fi
 }
 
@@ -231,13 +240,37 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		anchors "$r" "$OUT/round1/enginebench"; eb "$r"
 	fi
 done
+
+# The command, in fresh processes on both sides: enginebench runs vLLM alone on batches of
+# the command's size, one warm-up and CLI_REPS measured, so its engine is as new as the
+# command's; the two alternate (ABBA) so the machine's drift cancels.
+cli_eb() {
+	phase "cli$1-enginebench" "$BIN" run "${vllm_engines[@]}" --model "$MODEL" --batch-sizes "$CLI_BATCH_SIZES" \
+		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$CLI_REPS" --warmup 1 \
+		--temperature "$TEMPERATURE" --top-p 1 --out "$OUT/cli$1/enginebench"
+}
+cli_anchor() {
+	phase "cli$1-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$2" --mode cli \
+		--cli-batch-sizes "$CLI_BATCH_SIZES" --cli-waves "$CLI_REPS" --tmp "$OUT/cli$1" --json "$OUT/cli$1/anchor_vllm_cli.json"
+}
+if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
+	for ((p = 1; p <= CLI_PAIRS; p++)); do
+		mkdir -p "$OUT/cli$p"
+		if ((p % 2 == 1)); then
+			cli_eb "$p"; cli_anchor "$p" "$OUT/cli$p/enginebench"
+		else
+			cli_anchor "$p" "$OUT/cli1/enginebench"; cli_eb "$p"
+		fi
+	done
+fi
 uptime | tee "$OUT/uptime-end.txt" >&2
 
 # The comparison.
 kill $monitor 2>/dev/null || true
-"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" <<'EOF'
+"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" <<'EOF'
 import bisect, datetime, json, os, random, statistics, sys
 out, rounds, tol, max_other, min_clean = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+cli_pairs = int(sys.argv[6])
 
 ts, cum = [], []
 with open(os.path.join(out, "other_cpu.tsv")) as f:
@@ -275,6 +308,8 @@ def interval(e, a, n=2000, seed=1):
         return d
     es, as_ = strata(e), strata(a)
     rounds = sorted(set(es) & set(as_))
+    if not rounds:
+        return float("nan"), float("nan")
     draw = lambda s: [v for r in picked for v in rng.choices(s[r], k=len(s[r]))]
     ds = []
     for _ in range(n):
@@ -303,8 +338,6 @@ for r in range(1, rounds + 1):
             oc = other_cores(t0, t0 + x["wall_s"])
             ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
             add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc)
-            if x["engine"] == "vllm":
-                add((x["engine"], x["batch_size"], "CLI"), "eb", r, x["output_tokens"] / x["wall_s"], oc)
     for engine, fn in (("transformers", "anchor_transformers.json"), ("vllm", "anchor_vllm.json")):
         p = os.path.join(d, fn)
         if not os.path.exists(p):
@@ -320,15 +353,32 @@ for r in range(1, rounds + 1):
                 tokens_ok = False
             oc = other_cores(c["started_at"], c.get("ended_at", c["started_at"] + c["wall_s"]))
             add((engine, c["batch_size"], "same prompts"), "an", r, c["output_tokens"] / c["wall_s"], oc)
-    p = os.path.join(d, "anchor_vllm_cli.json")
-    if os.path.exists(p):
-        with open(p) as f:
-            doc = json.load(f)
-        for run in doc["runs"]:
-            if run["output_tokens"] != run["expected_output_tokens"]:
+
+# The command's pairs: per pair and batch size, enginebench's measured batches as one figure
+# (their output tokens over their summed wall time: what the command's one call of that many
+# waves gives), against the command's output tokens/s.
+for p in range(1, cli_pairs + 1):
+    d = os.path.join(out, f"cli{p}")
+    runs = {}
+    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
+        for line in f:
+            x = json.loads(line)
+            if x["engine"] != "vllm" or x.get("warmup"):
+                continue
+            if x["output_tokens"] != x["expected_output_tokens"]:
                 tokens_ok = False
-            cli_prompts.append((r, run["batch_size"], run["prompt_tokens"], run["expected_prompt_tokens"]))
-            add(("vllm", run["batch_size"], "CLI"), "an", r, run["output_tokens_per_s"], other_cores(run["started_at"], run["ended_at"]))
+            t0 = epoch(x["started_at"])
+            runs.setdefault(x["batch_size"], []).append((t0, t0 + x["wall_s"], x["wall_s"], x["output_tokens"]))
+    for bs, xs in runs.items():
+        oc = other_cores(min(x[0] for x in xs), max(x[1] for x in xs))
+        add(("vllm", bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), oc)
+    with open(os.path.join(d, "anchor_vllm_cli.json")) as f:
+        doc = json.load(f)
+    for run in doc["runs"]:
+        if run["output_tokens"] != run["expected_output_tokens"]:
+            tokens_ok = False
+        cli_prompts.append((p, run["num_prompts"], run["prompt_tokens"], run["expected_prompt_tokens"]))
+        add(("vllm", run["batch_size"], "CLI"), "an", p, run["output_tokens_per_s"], other_cores(run["started_at"], run["ended_at"]))
 
 names = {("transformers", "same prompts"): "plain python, same calls",
          ("vllm", "same prompts"): "vllm bench fn, same prompts",
@@ -341,9 +391,8 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
         continue
     e = [v for _, v, ok in s["eb"] if ok]
     a = [v for _, v, ok in s["an"] if ok]
-    need = 1 if kind == "CLI" else min_clean
     lo = hi = float("nan")
-    if len(e) < min_clean or len(a) < need:
+    if len(e) < min_clean or len(a) < min_clean:
         diff, verdict = float("nan"), "INCONCLUSIVE"
     else:
         diff = (med(e) / med(a) - 1) * 100
@@ -351,7 +400,7 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
         verdict = "PASS" if -tol <= lo and hi <= tol else "FAIL" if lo > tol or hi < -tol else "INCONCLUSIVE"
     verdicts.append(verdict)
     per_round = []
-    for r in range(1, rounds + 1):
+    for r in range(1, (cli_pairs if kind == "CLI" else rounds) + 1):
         er = [v for rr, v, ok in s["eb"] if rr == r and ok]
         ar = [v for rr, v, ok in s["an"] if rr == r and ok]
         per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}" if er and ar else "-")
@@ -368,13 +417,17 @@ text += ("\n\nthroughput = output tokens / time of one generate call; enginebenc
          "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
          f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile."
          "\ndiff = enginebench median / anchor median - 1, with a 95% cluster-bootstrap interval (rounds drawn"
-         "\nwith replacement, then repetitions within each); PASS: the interval lies within the tolerance. The CLI row compares enginebench's cells of batch = num_prompts"
-         "\nwith one `vllm bench throughput` run per round (its own random prompts, same token counts).")
+         "\nwith replacement, then repetitions within each); PASS: the interval lies within the tolerance."
+         f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs, alternating order; per round % = per pair): enginebench's"
+         "\nmeasured batches after one warm-up batch (output tokens / summed wall_s) against one `vllm bench throughput`"
+         "\nrun after its warm-up batch (its own random prompts, same token counts, the batches as waves of one call).")
 shas = {x for x in sha if x}
-text += "\nworkload sha256: " + ", ".join(sorted(x[:16] for x in shas)) + ("" if len(shas) == 1 else "  (DIFFERENT WORKLOADS)")
+same_workload = rounds == 0 or len(shas) == 1
+if rounds:
+    text += "\nworkload sha256 of the rounds: " + ", ".join(sorted(x[:16] for x in shas)) + ("" if same_workload else "  (DIFFERENT WORKLOADS)")
 text += "\ntoken counts: " + ("prompt and output tokens equal in every cell (enginebench = anchors = batch x lengths)" if tokens_ok else "MISMATCH (see the JSON files)")
 for r, bs, got, want in cli_prompts:
-    text += (f"\nvllm bench CLI, round {r}, {bs} prompts: {got} prompt tokens sent for {want} asked"
+    text += (f"\nvllm bench CLI, pair {r}, {bs} prompts: {got} prompt tokens sent for {want} asked"
              + ("" if got == want else f" ({(got / want - 1) * 100:+.2f}%: its random dataset decodes and re-encodes the prompts)"))
 text += "\n\nphases (other cpu = CPU seconds other processes took meanwhile; 2 cores x elapsed available):"
 with open(os.path.join(out, "phases.jsonl")) as f:
@@ -388,7 +441,7 @@ for n in ("uptime-start.txt", "uptime-end.txt"):
 print(text)
 with open(os.path.join(out, "agreement.txt"), "w") as f:
     f.write(text + "\n")
-if "FAIL" in verdicts or not tokens_ok or len(shas) != 1:
+if "FAIL" in verdicts or not tokens_ok or not same_workload:
     print("\nagreement: FAIL", file=sys.stderr)
     sys.exit(1)
 if "INCONCLUSIVE" in verdicts or not verdicts:

