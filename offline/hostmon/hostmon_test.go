@@ -154,6 +154,12 @@ func TestBusyChildCPU(t *testing.T) {
 		return float64(st.ticks) / float64(m.sc.clkTck)
 	}
 	c0 := ticks()
+	// A sample taken after c0 and before t0, so the window's start is
+	// interpolated from a reading no older than c0 even if the sampling
+	// goroutine lags on a loaded machine.
+	if _, err := m.SampleNow(); err != nil {
+		t.Fatal(err)
+	}
 	t0 := time.Now()
 	time.Sleep(400 * time.Millisecond)
 	t1 := time.Now()

@@ -228,8 +228,10 @@ func TestBackgroundSampling(t *testing.T) {
 			t.Fatalf("device %d: no energy: %+v", i, g)
 		}
 		// The counter is read a few µs after each sample's timestamp; that
-		// offset cancels in a difference, so only rounding is left.
-		if w := *g.MeanPowerWatts; w < 285 || w > 315 {
+		// offset cancels in a difference, unless the machine stalls the
+		// sampler between the two reads (a few ms is 5 % of this window):
+		// ±20 % still catches a unit or interpolation error (1000×).
+		if w := *g.MeanPowerWatts; w < 240 || w > 360 {
 			t.Errorf("device %d mean power %.1f W, want ≈300", i, w)
 		}
 	}
