@@ -40,7 +40,7 @@
 #                    With CONCURRENT=1 a pair runs both at once: the command starts once
 #                    enginebench has measured its warm-up batch, and enginebench's side is
 #                    the batches it measured inside the command's timed call (CLI_EB_REPS
-#                    [2 x CLI_REPS + 40] batches, enough to outlast the command's start-up)
+#                    [CLI_REPS + 40] batches, enough to outlast the command's start-up)
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
 #                    the other (transformers only, one torch thread each: THREADS=1 on a
 #                    2-core machine). On a machine whose speed drifts by 10-25% between
@@ -89,7 +89,7 @@ CONCURRENT=${CONCURRENT:-0}
 read -r -a vllm_env <<<"${VLLM_ENV:-}"
 CLI_PAIRS=${CLI_PAIRS:-8}
 CLI_REPS=${CLI_REPS:-4}
-CLI_EB_REPS=${CLI_EB_REPS:-$((2 * CLI_REPS + 40))}
+CLI_EB_REPS=${CLI_EB_REPS:-$((CLI_REPS + 40))}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
 
 [ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
