@@ -20,8 +20,10 @@
 #                    0: none (only the command's pairs, below)
 #   TEMPERATURE [1]  sampling temperature of every side (top_p 1); 1 is what `vllm bench
 #                    throughput` always uses, so its anchors sample as enginebench does
-#   TOLERANCE [3]    per cent. diff = enginebench median / anchor median - 1, with a 95%
-#                    cluster-bootstrap interval (rounds, then repetitions within them):
+#   TOLERANCE [3]    per cent. diff = the median over rounds of each round's enginebench
+#                    median / anchor median - 1 (paired: the machine's drift between rounds
+#                    cancels), with a 95% cluster-bootstrap interval (rounds, then
+#                    repetitions within them):
 #                    PASS when the whole interval lies within +-TOLERANCE, FAIL when it lies
 #                    wholly outside, INCONCLUSIVE otherwise (the machine too noisy for the
 #                    number of repetitions: add ROUNDS or REPS)
@@ -321,27 +323,36 @@ def epoch(rfc3339):
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
+def paired(es, as_, rounds):
+    """The paired difference in per cent: the median over rounds of each
+    round's med(enginebench) / med(anchor) - 1. A round (or pair) puts the two
+    sides on the same machine state, side by side or back to back, so the
+    ratio within it cancels the machine's drift between rounds, which pooling
+    all rounds' repetitions would add to both medians."""
+    return med([(med(es[r]) / med(as_[r]) - 1) * 100 for r in rounds])
+
+def strata(xs):
+    d = {}
+    for r, v in xs:
+        d.setdefault(r, []).append(v)
+    return d
+
 def interval(e, a, n=2000, seed=1):
-    """95% bootstrap interval of med(e)/med(a) - 1 in per cent. e and a are
+    """95% bootstrap interval of the paired difference. e and a are
     [(round, value)]. A cluster bootstrap: each resample draws the rounds with
-    replacement (a round pairs an enginebench phase with an anchor phase, so
-    the machine's drift between phases counts), then the repetitions within
-    each drawn round and side."""
+    replacement, then the repetitions within each drawn round and side."""
     rng = random.Random(seed)
-    def strata(xs):
-        d = {}
-        for r, v in xs:
-            d.setdefault(r, []).append(v)
-        return d
     es, as_ = strata(e), strata(a)
     rounds = sorted(set(es) & set(as_))
     if not rounds:
         return float("nan"), float("nan")
-    draw = lambda s: [v for r in picked for v in rng.choices(s[r], k=len(s[r]))]
     ds = []
     for _ in range(n):
         picked = rng.choices(rounds, k=len(rounds))
-        ds.append((med(draw(es)) / med(draw(as_)) - 1) * 100)
+        # Drawn rounds are renamed 0..k-1: a round drawn twice counts twice.
+        de = {i: rng.choices(es[r], k=len(es[r])) for i, r in enumerate(picked)}
+        da = {i: rng.choices(as_[r], k=len(as_[r])) for i, r in enumerate(picked)}
+        ds.append(paired(de, da, range(len(picked))))
     ds.sort()
     return ds[int(0.025 * n)], ds[int(0.975 * n) - 1]
 
@@ -450,10 +461,16 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
     a = [v for _, v, ok, *_ in s["an"] if ok]
     lo = hi = float("nan")
     if len(e) < min_clean or len(a) < min_clean:
-        diff, verdict = float("nan"), "INCONCLUSIVE"
+        diff = pooled = float("nan")
+        verdict = "INCONCLUSIVE"
     else:
-        diff = (med(e) / med(a) - 1) * 100
-        lo, hi = interval([(r, v) for r, v, ok, *_ in s["eb"] if ok], [(r, v) for r, v, ok, *_ in s["an"] if ok])
+        ec = [(r, v) for r, v, ok, *_ in s["eb"] if ok]
+        ac = [(r, v) for r, v, ok, *_ in s["an"] if ok]
+        es, as_ = strata(ec), strata(ac)
+        both = sorted(set(es) & set(as_))
+        diff = paired(es, as_, both) if both else float("nan")
+        pooled = (med(e) / med(a) - 1) * 100
+        lo, hi = interval(ec, ac)
         verdict = "PASS" if -tol <= lo and hi <= tol else "FAIL" if lo > tol or hi < -tol else "INCONCLUSIVE"
     verdicts.append(verdict)
     per_round = []
@@ -463,10 +480,10 @@ for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
         per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}" if er and ar else "-")
     fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")
     rows.append([engine, str(bs), names[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
-                 f"{diff:+.2f}% [{lo:+.1f}, {hi:+.1f}]", " ".join(per_round), verdict])
+                 f"{diff:+.2f}% [{lo:+.1f}, {hi:+.1f}]", f"{pooled:+.2f}%", " ".join(per_round), verdict])
 
 hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max] n=clean/all",
-       "anchor out tok/s median [min-max] n=clean/all", "diff [95% CI]", "per round %", f"CI within +-{tol:g}%"]
+       "anchor out tok/s median [min-max] n=clean/all", "diff [95% CI]", "pooled", "per round %", f"CI within +-{tol:g}%"]
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
 line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
 text = "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
@@ -474,8 +491,10 @@ text += ("\n\nthroughput = output tokens / time of one generate call; enginebenc
          "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
          f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile")
 text += (f",\nor (both sides at once) when the other side was not measuring all through it ({overlap_out} left out so)." if concurrent else ".")
-text += ("\ndiff = enginebench median / anchor median - 1, with a 95% cluster-bootstrap interval (rounds drawn"
-         "\nwith replacement, then repetitions within each); PASS: the interval lies within the tolerance."
+text += ("\ndiff = the median over rounds (pairs) of each round's enginebench median / anchor median - 1: paired, so the"
+         "\nmachine's drift between rounds cancels; with a 95% cluster-bootstrap interval (rounds drawn with replacement,"
+         "\nthen repetitions within each); PASS: the interval lies within the tolerance. pooled = the median of all"
+         "\nenginebench repetitions / the median of all anchor repetitions - 1, for reference."
          f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs; per round % = per pair): enginebench's measured batches"
          "\n(output tokens / summed wall_s) against one `vllm bench throughput` run after its warm-up batch (its own random"
          "\nprompts, same token counts, the batches as waves of one call); "
