@@ -361,21 +361,24 @@ samples, sha, cli_prompts, tokens_ok = {}, set(), [], True
 def add(key, side, r, v, oc, t0, t1):
     samples.setdefault(key, {"eb": [], "an": []})[side].append([r, v, oc <= max_other, t0, t1])
 
+def eb_rows(d):
+    """The rows of the enginebench run in d/enginebench."""
+    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
 for r in range(1, rounds + 1):
     d = os.path.join(out, f"round{r}")
     ebcells = {}
-    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
-        for line in f:
-            x = json.loads(line)
-            sha.add(x["workload_sha256"])
-            if x.get("warmup"):
-                continue
-            if x["output_tokens"] != x["expected_output_tokens"]:
-                tokens_ok = False
-            t0 = epoch(x["started_at"])
-            oc = other_cores(t0, t0 + x["wall_s"])
-            ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
-            add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc, t0, t0 + x["wall_s"])
+    for x in eb_rows(d):
+        sha.add(x["workload_sha256"])
+        if x.get("warmup"):
+            continue
+        if x["output_tokens"] != x["expected_output_tokens"]:
+            tokens_ok = False
+        t0 = epoch(x["started_at"])
+        oc = other_cores(t0, t0 + x["wall_s"])
+        ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
+        add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc, t0, t0 + x["wall_s"])
     for engine, fn in (("transformers", "anchor_transformers.json"), ("vllm", "anchor_vllm.json")):
         p = os.path.join(d, fn)
         if not os.path.exists(p):
@@ -398,15 +401,13 @@ for r in range(1, rounds + 1):
 for p in range(1, cli_pairs + 1):
     d = os.path.join(out, f"cli{p}")
     runs = {}
-    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
-        for line in f:
-            x = json.loads(line)
-            if x["engine"] != "vllm" or x.get("warmup"):
-                continue
-            if x["output_tokens"] != x["expected_output_tokens"]:
-                tokens_ok = False
-            t0 = epoch(x["started_at"])
-            runs.setdefault(x["batch_size"], []).append((t0, t0 + x["wall_s"], x["wall_s"], x["output_tokens"]))
+    for x in eb_rows(d):
+        if x["engine"] != "vllm" or x.get("warmup"):
+            continue
+        if x["output_tokens"] != x["expected_output_tokens"]:
+            tokens_ok = False
+        t0 = epoch(x["started_at"])
+        runs.setdefault(x["batch_size"], []).append((t0, t0 + x["wall_s"], x["wall_s"], x["output_tokens"]))
     with open(os.path.join(d, "anchor_vllm_cli.json")) as f:
         doc = json.load(f)
     for run in doc["runs"]:
