@@ -52,14 +52,19 @@
 #                    same cells in order; a
 #                    repetition counts only if the other side was measuring all through it
 #                    (in the tails one side runs alone, on a machine twice as free)
+#   SWAP_PERIOD [0.05] both at once: scripts/swap_cores.py pins each side's process tree to
+#                    its own half of the CPUs and swaps the halves every SWAP_PERIOD seconds,
+#                    so both spend the same time on each core (a shared VM's vCPUs run at
+#                    different speeds for seconds at a time: 20-30 % apart). 0: leave the
+#                    scheduler alone
 #   WAIT_IDLE [0]    before each phase, wait up to this many seconds for 15 s of idle machine
 #                    (under 5% CPU): on a shared machine other processes skew CPU timings badly
 #   MAX_OTHER_CORES [0.10]  a repetition during which other processes (anything that is not this
 #                    script's process tree, sampled from /proc every 0.5 s) used more CPU than
 #                    this is left out of the medians; the table shows n=clean/all
-#   MIN_CLEAN [3]    clean repetitions needed on each side (the CLI anchor: 1) for a verdict
+#   MIN_CLEAN [3]    clean repetitions (the command: pairs) needed on each side for a verdict
 #
-# Prints one table (also OUT/agreement.txt): engine, batch, anchor, output tok/s medians
+# Prints one table (scripts/agreement_report.py, also OUT/agreement.txt): engine, batch, anchor, output tok/s medians
 # (min-max, n) of enginebench and of the anchor, the difference, PASS/FAIL; the machine's load
 # (uptime) and the CPU time other processes took during each phase.
 # Exit status: 0 all PASS, 1 a FAIL, 2 a set-up error, 3 inconclusive (too few quiet repetitions).
@@ -88,6 +93,8 @@ VLLM=${VLLM:-auto}
 TRANSFORMERS=${TRANSFORMERS:-1}
 THREADS=${THREADS:-}
 CONCURRENT=${CONCURRENT:-0}
+SWAP_PERIOD=${SWAP_PERIOD:-0.05}
+[ "$CONCURRENT" = 1 ] || SWAP_PERIOD=0
 read -r -a vllm_env <<<"${VLLM_ENV:-}"
 CLI_PAIRS=${CLI_PAIRS:-8}
 CLI_REPS=${CLI_REPS:-4}
@@ -119,7 +126,7 @@ OUT=$(cd "$OUT" && pwd)
 [ -z "$(ls -A "$OUT")" ] || die "$OUT is not empty: give a new OUT_DIR"
 PY=$VENV_CPU/bin/python
 
-# phase NAME CMD...: runs CMD with its output in OUT/NAME.log; records the elapsed time, the
+# phase NAME CMD...: runs CMD with its output in OUT/NAME.log (its PID in OUT/NAME.pid); records the elapsed time, the
 # CPU time of CMD's process tree and the CPU time the whole machine used, so the table can say
 # how much other processes took meanwhile (/proc/stat; rusage of waited-for children).
 phase() {
@@ -149,7 +156,10 @@ if wait_idle > 0:
 l0, b0, t0 = load(), busy(), time.monotonic()
 r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(logf, "w") as lf:
-    rc = subprocess.call(cmd, stdout=lf, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT)
+    with open(logf[:-len(".log")] + ".pid", "w") as pf:
+        pf.write(f"{proc.pid}\n")  # for swap_cores.py
+    rc = proc.wait()
 r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 el, b1, l1 = time.monotonic() - t0, busy(), load()
 own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -218,6 +228,13 @@ for ((i = 0; i < ${#engines[@]}; i += 2)); do
 	case ${engines[i + 1]} in vllm=* | "vllm: "*) vllm_engines+=("${engines[i]}" "${engines[i + 1]}") ;; esac
 done
 
+# swap PHASE_A PHASE_B: in the background, keeps the two phases' process trees on separate
+# cores, swapped every SWAP_PERIOD seconds (scripts/swap_cores.py says why).
+swap() {
+	[ "$SWAP_PERIOD" != 0 ] || return 0
+	"$PY" scripts/swap_cores.py --period "$SWAP_PERIOD" --log "$OUT/swap_cores.log" "$OUT/$1.pid" "$OUT/$2.pid" &
+}
+
 eb() {
 	phase "round$1-enginebench" "$BIN" run "${engines[@]}" --model "$MODEL" --batch-sizes "$BATCH_SIZES" \
 		--input-len "$INPUT_LEN" --output-len "$OUTPUT_LEN" --reps "$REPS" --warmup "$WARMUP" \
@@ -250,6 +267,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		# enginebench has measured its first (warm-up) batch.
 		# From round 2 on the anchors take the settings from round 1 (the same), so
 		# they load their engine while enginebench loads its own.
+		swap "round$r-enginebench" "round$r-anchor-$([ "$VLLM" = 1 ] && echo vllm || echo transformers)"
 		eb "$r" &
 		ebpid=$!
 		src=$OUT/round1/enginebench
@@ -281,6 +299,7 @@ if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
 		if [ "$CONCURRENT" = 1 ]; then
 			# enginebench measures all through the command's run; the batches it
 			# measured during the command's timed call are its side of the pair.
+			swap "cli$p-enginebench" "cli$p-anchor-vllm-cli"
 			cli_eb "$p" "$CLI_EB_REPS" &
 			ebpid=$!
 			start_after=$OUT/cli$p/enginebench/results.jsonl cli_anchor "$p" "$OUT/cli$p/enginebench"
@@ -296,237 +315,8 @@ uptime | tee "$OUT/uptime-end.txt" >&2
 
 # The comparison.
 kill $monitor 2>/dev/null || true
-"$PY" - "$OUT" "$ROUNDS" "$TOLERANCE" "${MAX_OTHER_CORES:-0.10}" "${MIN_CLEAN:-3}" "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" "$CONCURRENT" <<'EOF'
-import bisect, datetime, json, os, random, statistics, sys
-out, rounds, tol, max_other, min_clean = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-cli_pairs, concurrent = int(sys.argv[6]), sys.argv[7] == "1"
-
-ts, cum = [], []
-with open(os.path.join(out, "other_cpu.tsv")) as f:
-    for line in f:
-        a, b = line.split()
-        ts.append(float(a)); cum.append(float(b))
-
-def other_cores(t0, t1):
-    """CPU cores other processes used over [t0, t1], from the samples around it."""
-    i0 = max(0, bisect.bisect_right(ts, t0) - 1)
-    i1 = min(len(ts) - 1, bisect.bisect_left(ts, t1))
-    if i1 <= i0:
-        return float("inf")
-    return (cum[i1] - cum[i0]) / (ts[i1] - ts[i0])
-
-def epoch(rfc3339):
-    # Go writes nanoseconds; datetime takes microseconds.
-    main, _, frac = rfc3339.rstrip("Z").partition(".")
-    return datetime.datetime.fromisoformat(main).replace(tzinfo=datetime.timezone.utc).timestamp() + float("0." + (frac or "0"))
-
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-def paired(es, as_, rounds):
-    """The paired difference in per cent: the median over rounds of each
-    round's med(enginebench) / med(anchor) - 1. A round (or pair) puts the two
-    sides on the same machine state, side by side or back to back, so the
-    ratio within it cancels the machine's drift between rounds, which pooling
-    all rounds' repetitions would add to both medians."""
-    return med([(med(es[r]) / med(as_[r]) - 1) * 100 for r in rounds])
-
-def strata(xs):
-    d = {}
-    for r, v in xs:
-        d.setdefault(r, []).append(v)
-    return d
-
-def interval(e, a, n=2000, seed=1):
-    """95% bootstrap interval of the paired difference. e and a are
-    [(round, value)]. A cluster bootstrap: each resample draws the rounds with
-    replacement, then the repetitions within each drawn round and side."""
-    rng = random.Random(seed)
-    es, as_ = strata(e), strata(a)
-    rounds = sorted(set(es) & set(as_))
-    if not rounds:
-        return float("nan"), float("nan")
-    ds = []
-    for _ in range(n):
-        picked = rng.choices(rounds, k=len(rounds))
-        # Drawn rounds are renamed 0..k-1: a round drawn twice counts twice.
-        de = {i: rng.choices(es[r], k=len(es[r])) for i, r in enumerate(picked)}
-        da = {i: rng.choices(as_[r], k=len(as_[r])) for i, r in enumerate(picked)}
-        ds.append(paired(de, da, range(len(picked))))
-    ds.sort()
-    return ds[int(0.025 * n)], ds[int(0.975 * n) - 1]
-
-# samples[(engine, batch, kind)][side] = [(round, tok/s, clean)]
-samples, sha, cli_prompts, tokens_ok = {}, set(), [], True
-def add(key, side, r, v, oc, t0, t1):
-    samples.setdefault(key, {"eb": [], "an": []})[side].append([r, v, oc <= max_other, t0, t1])
-
-def eb_rows(d):
-    """The rows of the enginebench run in d/enginebench."""
-    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-for r in range(1, rounds + 1):
-    d = os.path.join(out, f"round{r}")
-    ebcells = {}
-    for x in eb_rows(d):
-        sha.add(x["workload_sha256"])
-        if x.get("warmup"):
-            continue
-        if x["output_tokens"] != x["expected_output_tokens"]:
-            tokens_ok = False
-        t0 = epoch(x["started_at"])
-        oc = other_cores(t0, t0 + x["wall_s"])
-        ebcells[(x["engine"], x["batch_size"], x["rep"])] = x
-        add((x["engine"], x["batch_size"], "same prompts"), "eb", r, x["output_tokens"] / x["wall_s"], oc, t0, t0 + x["wall_s"])
-    for engine, fn in (("transformers", "anchor_transformers.json"), ("vllm", "anchor_vllm.json")):
-        p = os.path.join(d, fn)
-        if not os.path.exists(p):
-            continue
-        with open(p) as f:
-            doc = json.load(f)
-        sha.add(doc.get("workload_sha256"))
-        for c in doc["cells"]:
-            if c["warmup"]:
-                continue
-            e = ebcells.get((engine, c["batch_size"], c["rep"]))
-            if e is None or e["output_tokens"] != c["output_tokens"] or e["prompt_tokens"] != c["prompt_tokens"]:
-                tokens_ok = False
-            t1 = c.get("ended_at", c["started_at"] + c["wall_s"])
-            add((engine, c["batch_size"], "same prompts"), "an", r, c["output_tokens"] / c["wall_s"], other_cores(c["started_at"], t1), c["started_at"], t1)
-
-# The command's pairs: per pair and batch size, enginebench's measured batches as one figure
-# (their output tokens over their summed wall time: what the command's one call of that many
-# waves gives), against the command's output tokens/s.
-for p in range(1, cli_pairs + 1):
-    d = os.path.join(out, f"cli{p}")
-    runs = {}
-    for x in eb_rows(d):
-        if x["engine"] != "vllm" or x.get("warmup"):
-            continue
-        if x["output_tokens"] != x["expected_output_tokens"]:
-            tokens_ok = False
-        t0 = epoch(x["started_at"])
-        runs.setdefault(x["batch_size"], []).append((t0, t0 + x["wall_s"], x["wall_s"], x["output_tokens"]))
-    with open(os.path.join(d, "anchor_vllm_cli.json")) as f:
-        doc = json.load(f)
-    for run in doc["runs"]:
-        if run["output_tokens"] != run["expected_output_tokens"]:
-            tokens_ok = False
-        cli_prompts.append((p, run["num_prompts"], run["prompt_tokens"], run["expected_prompt_tokens"]))
-        bs, xs = run["batch_size"], runs.get(run["batch_size"], [])
-        c0, c1 = run.get("timed_started_at", run["started_at"]), run.get("timed_ended_at", run["ended_at"])
-        ok = True
-        if concurrent:
-            # enginebench's batches inside the command's timed call; the pair counts
-            # only if enginebench was measuring all through that call.
-            ok = bool(xs) and min(x[0] for x in xs) <= c0 and c1 <= max(x[1] for x in xs)
-            xs = [x for x in xs if c0 <= x[0] and x[1] <= c1]
-            ok = ok and bool(xs)
-        add(("vllm", bs, "CLI"), "an", p, run["output_tokens_per_s"], other_cores(c0, c1) if ok else float("inf"), c0, c1)
-        if xs:
-            t0, t1 = min(x[0] for x in xs), max(x[1] for x in xs)
-            add(("vllm", bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), other_cores(t0, t1) if ok else float("inf"), t0, t1)
-
-# Both sides at once (CONCURRENT=1): a repetition counts only if the other side was
-# measuring all through it. The anchor starts a few seconds after enginebench and ends
-# later; in the tails one side runs alone, on a machine twice as free.
-overlap_out = 0
-if concurrent:
-    spans = {}
-    for (engine, bs, kind), s in samples.items():
-        if kind != "same prompts":
-            continue
-        for side in ("eb", "an"):
-            for r, _, _, t0, t1 in s[side]:
-                lo, hi = spans.get((engine, r, side), (t0, t1))
-                spans[(engine, r, side)] = (min(lo, t0), max(hi, t1))
-    for (engine, bs, kind), s in samples.items():
-        for side, other in (("eb", "an"), ("an", "eb")):
-            for x in s[side]:
-                o = spans.get((engine, x[0], other))
-                if kind == "same prompts" and (o is None or x[3] < o[0] or x[4] > o[1]) and x[2]:
-                    x[2] = False
-                    overlap_out += 1
-
-names = {("transformers", "same prompts"): "plain python, same calls",
-         ("vllm", "same prompts"): "vllm bench fn, same prompts",
-         ("vllm", "CLI"): "vllm bench throughput CLI"}
-rows, verdicts = [], []
-for key in sorted(samples, key=lambda k: (k[0], k[1], k[2] != "same prompts")):
-    engine, bs, kind = key
-    s = samples[key]
-    if not s["an"] or not s["eb"]:
-        continue
-    e = [v for _, v, ok, *_ in s["eb"] if ok]
-    a = [v for _, v, ok, *_ in s["an"] if ok]
-    lo = hi = float("nan")
-    if len(e) < min_clean or len(a) < min_clean:
-        diff = pooled = float("nan")
-        verdict = "INCONCLUSIVE"
-    else:
-        ec = [(r, v) for r, v, ok, *_ in s["eb"] if ok]
-        ac = [(r, v) for r, v, ok, *_ in s["an"] if ok]
-        es, as_ = strata(ec), strata(ac)
-        both = sorted(set(es) & set(as_))
-        diff = paired(es, as_, both) if both else float("nan")
-        pooled = (med(e) / med(a) - 1) * 100
-        lo, hi = interval(ec, ac)
-        verdict = "PASS" if -tol <= lo and hi <= tol else "FAIL" if lo > tol or hi < -tol else "INCONCLUSIVE"
-    verdicts.append(verdict)
-    per_round = []
-    for r in range(1, (cli_pairs if kind == "CLI" else rounds) + 1):
-        er = [v for rr, v, ok, *_ in s["eb"] if rr == r and ok]
-        ar = [v for rr, v, ok, *_ in s["an"] if rr == r and ok]
-        per_round.append(f"{(med(er) / med(ar) - 1) * 100:+.1f}" if er and ar else "-")
-    fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")
-    rows.append([engine, str(bs), names[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
-                 f"{diff:+.2f}% [{lo:+.1f}, {hi:+.1f}]", f"{pooled:+.2f}%", " ".join(per_round), verdict])
-
-hdr = ["engine", "batch", "anchor", "enginebench out tok/s median [min-max] n=clean/all",
-       "anchor out tok/s median [min-max] n=clean/all", "diff [95% CI]", "pooled", "per round %", f"CI within +-{tol:g}%"]
-w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-line = lambda r: "| " + " | ".join(str(c).ljust(n) for c, n in zip(r, w)) + " |"
-text = "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
-text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call, on the interpreter's thread);"
-         "\nanchors: their own perf_counter. Medians over the measured repetitions of all rounds; a repetition is left"
-         f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile")
-text += (f",\nor (both sides at once) when the other side was not measuring all through it ({overlap_out} left out so)." if concurrent else ".")
-text += ("\ndiff = the median over rounds (pairs) of each round's enginebench median / anchor median - 1: paired, so the"
-         "\nmachine's drift between rounds cancels; with a 95% cluster-bootstrap interval (rounds drawn with replacement,"
-         "\nthen repetitions within each); PASS: the interval lies within the tolerance. pooled = the median of all"
-         "\nenginebench repetitions / the median of all anchor repetitions - 1, for reference."
-         f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs; per round % = per pair): enginebench's measured batches"
-         "\n(output tokens / summed wall_s) against one `vllm bench throughput` run after its warm-up batch (its own random"
-         "\nprompts, same token counts, the batches as waves of one call); "
-         + ("both at once: enginebench's batches measured inside the command's timed call."
-            if concurrent else "one after the other, in alternating order, each after one warm-up batch."))
-shas = {x for x in sha if x}
-same_workload = rounds == 0 or len(shas) == 1
-if rounds:
-    text += "\nworkload sha256 of the rounds: " + ", ".join(sorted(x[:16] for x in shas)) + ("" if same_workload else "  (DIFFERENT WORKLOADS)")
-text += "\ntoken counts: " + ("prompt and output tokens equal in every cell (enginebench = anchors = batch x lengths)" if tokens_ok else "MISMATCH (see the JSON files)")
-for r, bs, got, want in cli_prompts:
-    text += (f"\nvllm bench CLI, pair {r}, {bs} prompts: {got} prompt tokens sent for {want} asked"
-             + ("" if got == want else f" ({(got / want - 1) * 100:+.2f}%: its random dataset decodes and re-encodes the prompts)"))
-text += "\n\nphases (other cpu = CPU seconds other processes took meanwhile; 2 cores x elapsed available):"
-with open(os.path.join(out, "phases.jsonl")) as f:
-    for line_ in f:
-        p = json.loads(line_)
-        text += (f"\n  {p['phase']:<28} {p['elapsed_s']:7.1f} s  own cpu {p['own_cpu_s']:7.1f} s  other cpu {p['other_cpu_s']:6.1f} s"
-                 f"  load {p['load_before'][0]:.2f} -> {p['load_after'][0]:.2f}")
-for n in ("uptime-start.txt", "uptime-end.txt"):
-    with open(os.path.join(out, n)) as f:
-        text += f"\n{n[:-4]}: {f.read().strip()}"
-print(text)
-with open(os.path.join(out, "agreement.txt"), "w") as f:
-    f.write(text + "\n")
-if "FAIL" in verdicts or not tokens_ok or not same_workload:
-    print("\nagreement: FAIL", file=sys.stderr)
-    sys.exit(1)
-if "INCONCLUSIVE" in verdicts or not verdicts:
-    print(f"\nagreement: INCONCLUSIVE: a 95% interval reaches past the tolerance, or fewer than {min_clean} repetitions"
-          " were measured on a quiet machine; rerun with more ROUNDS or REPS, on an idle machine (WAIT_IDLE=600)", file=sys.stderr)
-    sys.exit(3)
-print("\nagreement: PASS", file=sys.stderr)
-EOF
+concurrent=()
+[ "$CONCURRENT" != 1 ] || concurrent=(--concurrent)
+"$PY" scripts/agreement_report.py "$OUT" --rounds "$ROUNDS" --cli-pairs "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" \
+	${concurrent[@]+"${concurrent[@]}"} --swap-period "$SWAP_PERIOD" --tolerance "$TOLERANCE" \
+	--max-other-cores "${MAX_OTHER_CORES:-0.10}" --min-clean "${MIN_CLEAN:-3}"

@@ -1,0 +1,266 @@
+// Package scripts holds the tests of the Python helpers of scripts/agreement.sh:
+// agreement_report.py (the verdict) and swap_cores.py (the core swapper). They
+// use only Python's standard library, so any python3 runs them.
+package scripts
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/agreement")
+
+func python(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 on PATH: the agreement helpers are Python scripts")
+	}
+	return py
+}
+
+// The synthetic run in testdata/agreement/run (written by make_run.py) holds
+// cells whose answers are known: transformers batch 1 enginebench = anchor x
+// 1.01 (PASS), batch 4 x 1.10 (FAIL), vllm batch 4 scattered +-20 %
+// (INCONCLUSIVE), and two pairs of the command 2 % apart (too few for a
+// verdict, unless --min-clean 2).
+func TestAgreementReport(t *testing.T) {
+	py := python(t)
+	base := []string{"testdata/agreement/run", "--rounds", "2", "--cli-pairs", "2", "--no-write"}
+	both := []string{"--concurrent", "--swap-period", "0.05"}
+	tests := []struct {
+		name     string
+		args     []string
+		golden   string
+		status   int
+		verdicts []string // per table row: transformers 1, 4, vllm 4, vllm 4 CLI
+		contains []string
+	}{
+		{
+			name: "one after the other", golden: "sequential.golden", status: 1,
+			verdicts: []string{"PASS", "FAIL", "INCONCLUSIVE", "INCONCLUSIVE"},
+			contains: []string{"| +1.00% [+0.3, +1.7]", "n=11/12", "one after the other, in alternating order", "core swaps per phase pair: 1200"},
+		},
+		{
+			name: "both at once", args: both, golden: "concurrent.golden", status: 1,
+			verdicts: []string{"PASS", "FAIL", "INCONCLUSIVE", "INCONCLUSIVE"},
+			contains: []string{"left out so)", "the halves swapped every 0.05 s", "enginebench's batches measured inside the command's timed call"},
+		},
+		{
+			name: "a wider tolerance passes every cell", args: append([]string{"--tolerance", "15", "--min-clean", "2"}, both...), status: 0,
+			verdicts: []string{"PASS", "PASS", "PASS", "PASS"},
+		},
+		{
+			name: "too few clean repetitions", args: []string{"--min-clean", "50"}, status: 3,
+			verdicts: []string{"INCONCLUSIVE", "INCONCLUSIVE", "INCONCLUSIVE", "INCONCLUSIVE"},
+		},
+		{
+			name: "a stricter filter of other processes", args: []string{"--max-other-cores", "0.01"}, status: 3,
+			verdicts: []string{"INCONCLUSIVE", "INCONCLUSIVE", "INCONCLUSIVE", "INCONCLUSIVE"},
+			contains: []string{"n=0/12"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(py, append([]string{"agreement_report.py"}, append(append([]string{}, base...), tt.args...)...)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			status := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				status = exit.ExitCode()
+			} else if err != nil {
+				t.Fatalf("agreement_report.py: %v", err)
+			}
+			out := stdout.String()
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d; stderr: %s", status, tt.status, stderr.String())
+			}
+			if got := verdicts(out); strings.Join(got, " ") != strings.Join(tt.verdicts, " ") {
+				t.Errorf("verdicts %v, want %v\n%s", got, tt.verdicts, out)
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(out, s) {
+					t.Errorf("report lacks %q:\n%s", s, out)
+				}
+			}
+			if tt.golden == "" {
+				return
+			}
+			path := filepath.Join("testdata", "agreement", tt.golden)
+			if *update {
+				if err := os.WriteFile(path, stdout.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run `go test ./scripts -update` to write it)", err)
+			}
+			if out != string(want) {
+				t.Errorf("report differs from %s (run `go test ./scripts -update` if the change is meant):\n%s", path, out)
+			}
+		})
+	}
+}
+
+// verdicts returns the last column of the table's rows.
+func verdicts(report string) []string {
+	var out []string
+	for i, line := range strings.Split(report, "\n") {
+		if i < 2 || !strings.HasPrefix(line, "|") {
+			if i >= 2 {
+				break
+			}
+			continue
+		}
+		cols := strings.Split(strings.Trim(line, "| "), "|")
+		out = append(out, strings.TrimSpace(cols[len(cols)-1]))
+	}
+	return out
+}
+
+// Two process trees (a shell and the sleep it waits for) are kept on
+// separate cores and swapped: each side is seen on a single core, on both
+// cores over time, and the swapper exits, with its log line, once both
+// trees are gone.
+func TestSwapCores(t *testing.T) {
+	py := python(t)
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Skipf("sched_getaffinity: %v", err)
+	}
+	if set.Count() < 2 {
+		t.Skipf("this process may use %d CPU: swapping needs 2", set.Count())
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("swap_cores.py reads /proc")
+	}
+	dir := t.TempDir()
+	var sides [2]*exec.Cmd
+	for i := range sides {
+		// The shell is the tree's root; the sleep its child, pinned too.
+		sides[i] = exec.Command("sh", "-c", "sleep 30 & wait")
+		if err := sides[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sides[i].Process.Kill(); _ = sides[i].Wait() })
+		pidfile := filepath.Join(dir, "side"+strconv.Itoa(i)+".pid")
+		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(sides[i].Process.Pid)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logPath := filepath.Join(dir, "swap.log")
+	swapper := exec.Command(py, "swap_cores.py", "--period", "0.02", "--log", logPath,
+		filepath.Join(dir, "side0.pid"), filepath.Join(dir, "side1.pid"))
+	var stderr bytes.Buffer
+	swapper.Stderr = &stderr
+	if err := swapper.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Once the swapper has pinned a process (root and child, both sides),
+	// it must stay on one core at a time, and show up on two different
+	// cores over the samples.
+	seen := [2]map[string]bool{{}, {}}
+	pinned := map[int]bool{}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && (len(seen[0]) < 2 || len(seen[1]) < 2) {
+		for i, c := range sides {
+			for _, pid := range append([]int{c.Process.Pid}, children(c.Process.Pid)...) {
+				cpus := allowedCPUs(pid)
+				one := cpus != "" && !strings.ContainsAny(cpus, ",-")
+				switch {
+				case one:
+					pinned[pid] = true
+					seen[i][cpus] = true
+				case cpus != "" && pinned[pid]:
+					t.Errorf("side %d, pid %d: allowed on %q after being pinned, want one core", i, pid, cpus)
+				}
+			}
+		}
+		time.Sleep(7 * time.Millisecond)
+	}
+	for i := range seen {
+		if len(seen[i]) < 2 {
+			t.Errorf("side %d seen only on %v: never swapped", i, seen[i])
+		}
+	}
+
+	for _, c := range sides {
+		for _, pid := range children(c.Process.Pid) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	done := make(chan error, 1)
+	go func() { done <- swapper.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("swap_cores.py: %v: %s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = swapper.Process.Kill()
+		t.Fatal("swap_cores.py did not exit after both trees ended")
+	}
+	log, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(log))
+	if len(fields) < 2 || fields[len(fields)-1] != "swaps" {
+		t.Fatalf("log %q: want '... N swaps'", log)
+	}
+	if n, err := strconv.Atoi(fields[len(fields)-2]); err != nil || n < 2 {
+		t.Errorf("log %q: want at least 2 swaps", log)
+	}
+}
+
+// children lists pid's child processes (all its threads' children).
+func children(pid int) []int {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	var out []int
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// allowedCPUs is the Cpus_allowed_list of pid, "" once it is gone.
+func allowedCPUs(pid int) string {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
