@@ -20,7 +20,14 @@ import (
 // path; the extension picks the format (.svg, .pdf, .png, .eps). Vector
 // formats embed their fonts, so the figure is reproducible without the
 // system's fonts.
-func Chart(path string, m *results.Manifest, rows []results.Row) error {
+func Chart(path string, m *results.Manifest, rows []results.Row) (err error) {
+	// gonum/plot panics on data it cannot draw; a chart is never worth a
+	// run: the caller gets an error and the other result files stand.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("chart %s: %v", path, r)
+		}
+	}()
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".svg", ".pdf", ".png", ".eps":
 	default:
@@ -70,6 +77,12 @@ func Chart(path string, m *results.Manifest, rows []results.Row) error {
 		p.Add(line, points, bars)
 		p.Legend.Add(e.Name, line, points)
 	}
+	// The batch axis spans the swept sizes with a margin of a quarter of an
+	// octave each side. Left to itself, plot widens a single size b to
+	// [b-1, b+1], and the log scale panics at 0.
+	if lo, hi := batchRange(m.Workload.BatchSizes); lo > 0 {
+		p.X.Min, p.X.Max = lo/math.Pow(2, 0.25), hi*math.Pow(2, 0.25)
+	}
 	if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
 		return fmt.Errorf("saving chart %s: %w", path, err)
 	}
@@ -83,6 +96,19 @@ var palette = []color.Color{
 }
 
 var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}}
+
+// batchRange is the smallest and the largest batch size, 0, 0 if none.
+func batchRange(sizes []int) (lo, hi float64) {
+	for i, b := range sizes {
+		if x := float64(b); i == 0 || x < lo {
+			lo = x
+		}
+		if x := float64(b); x > hi {
+			hi = x
+		}
+	}
+	return lo, hi
+}
 
 // batchTicks labels exactly the swept batch sizes.
 type batchTicks []int

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -178,5 +179,32 @@ func TestChart(t *testing.T) {
 	}
 	if err := Chart(filepath.Join(dir, "t.txt"), m, rows); err == nil {
 		t.Error("an unknown extension must be refused")
+	}
+}
+
+// A sweep of one batch size (or of one engine's one cell) still draws: the
+// log axis needs a range that excludes 0.
+func TestChartOneBatchSize(t *testing.T) {
+	for _, bs := range []int{1, 64} {
+		m, rows := fixture()
+		m.Workload.BatchSizes = []int{bs}
+		var keep []results.Row
+		for _, r := range rows {
+			if r.BatchSize == 1 {
+				r.BatchSize = bs
+				keep = append(keep, r)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "one.svg")
+		if err := Chart(path, m, keep); err != nil {
+			t.Fatalf("batch %d: %v", bs, err)
+		}
+		svg, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(svg, []byte(">"+strconv.Itoa(bs)+"<")) {
+			t.Errorf("batch %d: the SVG has no tick labelled %d", bs, bs)
+		}
 	}
 }
