@@ -111,6 +111,9 @@ esac
 if [ "$CONCURRENT" = 1 ]; then
 	[ "$VLLM" = 0 ] || [ "$TRANSFORMERS" = 0 ] || die "CONCURRENT=1 compares one engine at a time: set VLLM=0 or TRANSFORMERS=0"
 	THREADS=${THREADS:-1}
+	if [ "$SWAP_PERIOD" != 0 ] && ((THREADS > $(nproc) / 2)); then
+		die "THREADS=$THREADS: with the cores swapped each side has $(($(nproc) / 2)) of the $(nproc) CPUs; lower THREADS, or SWAP_PERIOD=0"
+	fi
 	if [ "$VLLM" = 1 ] && [[ " ${VLLM_ENV:-} " != *" VLLM_ENABLE_V1_MULTIPROCESSING="* ]]; then
 		log "warning: two vLLMs at once, each with a front-end and an engine-core process polling each other; on a small machine set VLLM_ENV=VLLM_ENABLE_V1_MULTIPROCESSING=0"
 	fi
