@@ -120,12 +120,10 @@ func TestAgreementReport(t *testing.T) {
 // verdicts returns the last column of the table's rows.
 func verdicts(report string) []string {
 	var out []string
-	for i, line := range strings.Split(report, "\n") {
-		if i < 2 || !strings.HasPrefix(line, "|") {
-			if i >= 2 {
-				break
-			}
-			continue
+	lines := strings.Split(report, "\n")
+	for _, line := range lines[min(2, len(lines)):] { // after the header and its rule
+		if !strings.HasPrefix(line, "|") {
+			break
 		}
 		cols := strings.Split(strings.Trim(line, "| "), "|")
 		out = append(out, strings.TrimSpace(cols[len(cols)-1]))
