@@ -42,7 +42,8 @@
 #                    With CONCURRENT=1 a pair runs both at once: the command starts once
 #                    enginebench has measured its warm-up batch, and enginebench's side is
 #                    the batches it measured inside the command's timed call (CLI_EB_REPS
-#                    [CLI_REPS + 40] batches, enough to outlast the command's start-up)
+#                    [CLI_REPS + 40] batches, enough to outlast the command's start-up at
+#                    batch 64 on 2 cores; shorter batches need more: 160 at 16, 300 at 1)
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
 #                    the other (transformers only, one torch thread each: THREADS=1 on a
 #                    2-core machine). On a machine whose speed drifts by 10-25% between
