@@ -45,14 +45,14 @@
 #                    [CLI_REPS + 40] batches, enough to outlast the command's start-up at
 #                    batch 64 on 2 cores; shorter batches need more: 160 at 16, 300 at 1)
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
-#                    the other (transformers only, one torch thread each: THREADS=1 on a
-#                    2-core machine). On a machine whose speed drifts by 10-25% between
-#                    phases minutes apart, both sides then see the same machine; they share
-#                    its memory bandwidth, alike. The anchor loads its model meanwhile, starts
-#                    once enginebench has measured its first (warm-up) batch and runs the
-#                    same cells in order; a
-#                    repetition counts only if the other side was measuring all through it
-#                    (in the tails one side runs alone, on a machine twice as free)
+#                    the other (one engine at a time: VLLM=0 or TRANSFORMERS=0; one thread
+#                    a side: THREADS [1], and OMP_NUM_THREADS for vLLM). On a machine whose
+#                    speed drifts by 10-25% between phases minutes apart, both sides then
+#                    see the same machine; they share its memory bandwidth, alike. The
+#                    anchor loads its engine meanwhile, starts once enginebench has
+#                    measured its first (warm-up) batch and runs the same cells in order;
+#                    a repetition counts only if the other side was measuring all through
+#                    it (in the tails one side runs alone, on a machine twice as free)
 #   SWAP_PERIOD [0.05] both at once: scripts/swap_cores.py pins each side's process tree to
 #                    its own half of the CPUs and swaps the halves every SWAP_PERIOD seconds,
 #                    so both spend the same time on each core (a shared VM's vCPUs run at
