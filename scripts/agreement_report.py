@@ -225,11 +225,11 @@ def verdict_rows(samples, rounds, cli_pairs, tol, min_clean):
         ec = [(r, v) for r, v, ok, *_ in s["eb"] if ok]
         ac = [(r, v) for r, v, ok, *_ in s["an"] if ok]
         e, a = [v for _, v in ec], [v for _, v in ac]
+        es, as_ = strata(ec), strata(ac)
         lo = hi = diff = pooled = float("nan")
         if len(e) < min_clean or len(a) < min_clean:
             verdict = "INCONCLUSIVE"
         else:
-            es, as_ = strata(ec), strata(ac)
             both = sorted(set(es) & set(as_))
             diff = paired(es, as_, both) if both else float("nan")
             pooled = (med(e) / med(a) - 1) * 100
@@ -237,7 +237,6 @@ def verdict_rows(samples, rounds, cli_pairs, tol, min_clean):
             verdict = "PASS" if -tol <= lo and hi <= tol else "FAIL" if lo > tol or hi < -tol else "INCONCLUSIVE"
         verdicts.append(verdict)
         per_round = []
-        es, as_ = strata(ec), strata(ac)
         for r in range(1, (cli_pairs if kind == "CLI" else rounds) + 1):
             per_round.append(f"{(med(es[r]) / med(as_[r]) - 1) * 100:+.1f}" if r in es and r in as_ else "-")
         fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")

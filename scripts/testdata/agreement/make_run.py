@@ -25,8 +25,12 @@ import json
 import os
 import random
 import shutil
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", ".."))
+from agreement_report import epoch  # noqa: E402  the reader's own parser of Go's times
+
 RUN = os.path.join(HERE, "run")
 T0 = 1_800_000_000.0
 SHA = "ab" * 32
@@ -109,8 +113,8 @@ def main():
             rows.append(eb_row("vllm", bs, max(rep, 0), rep < 0, t, wall))
             t += wall
         # The command's timed call covers enginebench's batches 1..4 (rows[2..5]).
-        c0 = _epoch(rows[2]["started_at"]) - 0.001
-        c1 = _epoch(rows[5]["started_at"]) + rows[5]["wall_s"] + 0.001
+        c0 = epoch(rows[2]["started_at"]) - 0.001
+        c1 = epoch(rows[5]["started_at"]) + rows[5]["wall_s"] + 0.001
         n = 4 * bs
         write_jsonl(os.path.join(d, "enginebench", "results.jsonl"), rows)
         write_json(os.path.join(d, "anchor_vllm_cli.json"), {"anchor": "vllm-bench-throughput-cli", "runs": [{
@@ -139,11 +143,6 @@ def main():
                     ("uptime-end.txt", " 12:10:00 up 1:10,  0 user,  load average: 1.90, 1.50, 1.00")):
         with open(os.path.join(RUN, n), "w") as f:
             f.write(text + "\n")
-
-
-def _epoch(s):
-    main_, _, frac = s.rstrip("Z").partition(".")
-    return datetime.datetime.fromisoformat(main_).replace(tzinfo=datetime.timezone.utc).timestamp() + float("0." + frac)
 
 
 if __name__ == "__main__":
