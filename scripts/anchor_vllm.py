@@ -2,7 +2,7 @@
 """Anchor for enginebench's vLLM figures: vLLM's own offline throughput
 benchmark (`vllm bench throughput`, module vllm.benchmarks.throughput).
 
-    .venv/vllm-cpu/bin/python scripts/anchor_vllm.py OUT_DIR [--mode cells|cli] [--json FILE]
+    .venv/vllm-cpu/bin/python scripts/anchor_vllm.py OUT_DIR [--mode cells|cli|styles] [--json FILE]
 
 OUT_DIR is an enginebench --out directory: the engine settings come from its
 manifest.json (the vllm engine's constructor arguments, its --engine-env
@@ -21,7 +21,9 @@ workload.json.
   around the call. This is exactly what run_vllm() does for --num-warmups and
   the timed run, with one engine for all cells instead of one per command.
   Output tokens are counted from the returned RequestOutputs, as its main()
-  does.
+  does. With --call plain each cell is instead the call enginebench's adapter
+  makes (llm.generate(prompts, one shared SamplingParams, use_tqdm=False))
+  timed by time.perf_counter: the plain-script anchor, as for transformers.
 
 --mode cli: the real `vllm bench throughput` command, once per batch size in
   --cli-batch-sizes, on its random dataset (--random-input-len/--random-output-len,
@@ -41,6 +43,16 @@ workload.json.
   each call starts and ends (outside the region the command times), so a run
   beside enginebench (--start-after) can be matched with enginebench's batches
   measured at the same time.
+
+--mode styles: not an anchor but the reason the two above can differ from
+  enginebench at small batches. On one engine built as in cells mode, it
+  times vLLM calling styles interleaved (STYLES below: enginebench's call;
+  with the benchmark's progress bars; with its per-request SamplingParams;
+  through its timed function; and all batches in one call, plain or through
+  the timed function, as the command makes it), --style-rounds rounds of
+  --style-waves batches each, and prints each style's time per batch
+  relative to enginebench's call with a bootstrap interval. Needs a run
+  with one batch size and max_num_seqs = that size (enginebench sets it so).
 
 The environment is enginebench's for a vLLM worker: its fixed settings
 (VLLM_WORKER_MULTIPROC_METHOD=spawn, VLLM_NO_USAGE_STATS, offline hub, no
@@ -182,12 +194,14 @@ def normalize(v):
     return str(v)
 
 
-def run_cells(args, manifest, wl, rec):
+def build_engine(rec, wl):
+    """vLLM's engine as `vllm bench throughput` builds it (its own parser,
+    LLM.from_engine_args(EngineArgs.from_cli_args(args))), from the flags that
+    reproduce enginebench's constructor arguments; exits if the parser's
+    EngineArgs differ from them."""
     from vllm import LLM
     from vllm.benchmarks import throughput as T
-    from vllm.benchmarks.datasets import SampleRequest
     from vllm.engine.arg_utils import EngineArgs
-    from vllm.outputs import RequestOutput
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
     cargs = rec.get("constructor_args") or {}
@@ -210,6 +224,45 @@ def run_cells(args, manifest, wl, rec):
     eff = effective_config(llm)
     diffs = {k: {"enginebench": eff_eb.get(k), "anchor": eff.get(k)}
              for k in sorted(set(eff) | set(eff_eb)) if normalize(eff.get(k)) != normalize(eff_eb.get(k))}
+    return llm, bargs, {"bench_argv": argv, "load_s": load_s, "effective_config": eff,
+                        "effective_config_differences": diffs}
+
+
+def shutdown(llm):
+    core = getattr(llm.llm_engine, "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+
+
+def token_counts(outs):
+    """Prompt and output tokens of the RequestOutputs a generate call returned."""
+    from vllm.outputs import RequestOutput
+
+    ptok = otok = 0
+    for ro in outs or []:
+        if not isinstance(ro, RequestOutput):
+            continue
+        ptok += len(ro.prompt_token_ids) if ro.prompt_token_ids else 0
+        otok += sum(len(o.token_ids) for o in ro.outputs if o is not None and o.token_ids is not None)
+    return ptok, otok
+
+
+def adapter_sampling(manifest, out_len):
+    """The SamplingParams enginebench's vLLM adapter sends with every batch."""
+    from vllm import SamplingParams
+
+    s = manifest["sampling"]
+    return SamplingParams(max_tokens=out_len, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], detokenize=False)
+
+
+def run_cells(args, manifest, wl, rec):
+    from vllm.benchmarks import throughput as T
+    from vllm.benchmarks.datasets import SampleRequest
+
+    out_len = int(wl["spec"]["output_len"])
+    llm, bargs, info = build_engine(rec, wl)
+    # --call plain: the call enginebench's adapter makes, timed as a plain script would.
+    shared = adapter_sampling(manifest, out_len)
 
     if args.start_after:
         wait_for([args.start_after])
@@ -218,35 +271,174 @@ def run_cells(args, manifest, wl, rec):
     cells = []
     for cell in wl["cells"]:
         bs, first = int(cell["batch_size"]), int(cell["first"])
-        reqs = [SampleRequest(prompt={"prompt_token_ids": p}, prompt_len=len(p), expected_output_len=out_len)
-                for p in prompts[first:first + bs]]
         started_at = time.time()
-        elapsed, outs = T._run_vllm_requests(llm, reqs, n=1, disable_detokenize=bargs.disable_detokenize,
-                                             do_profile=False, prequeue_requests=False, enable_lora=False)
-        ptok = otok = 0
-        for ro in outs or []:
-            if not isinstance(ro, RequestOutput):
-                continue
-            ptok += len(ro.prompt_token_ids) if ro.prompt_token_ids else 0
-            otok += sum(len(o.token_ids) for o in ro.outputs if o is not None and o.token_ids is not None)
+        if args.call == "plain":
+            batch = [{"prompt_token_ids": p} for p in prompts[first:first + bs]]
+            t0 = time.perf_counter()
+            outs = llm.generate(batch, shared, use_tqdm=False)
+            elapsed = time.perf_counter() - t0
+        else:
+            reqs = [SampleRequest(prompt={"prompt_token_ids": p}, prompt_len=len(p), expected_output_len=out_len)
+                    for p in prompts[first:first + bs]]
+            elapsed, outs = T._run_vllm_requests(llm, reqs, n=1, disable_detokenize=bargs.disable_detokenize,
+                                                 do_profile=False, prequeue_requests=False, enable_lora=False)
+        ptok, otok = token_counts(outs)
         # started_at/ended_at bracket the bench function (prompt building included), for load checks.
         cells.append({"batch_size": bs, "rep": int(cell["rep"]), "warmup": bool(cell["warmup"]), "first": first,
                       "started_at": started_at, "ended_at": time.time(), "wall_s": elapsed, "prompt_tokens": ptok, "output_tokens": otok})
 
-    core = getattr(llm.llm_engine, "engine_core", None)
-    if core is not None and hasattr(core, "shutdown"):
-        core.shutdown()
+    shutdown(llm)
+    if args.call == "plain":
+        return {
+            "anchor": "vllm-plain-generate",
+            "label": "plain python, same vllm calls",
+            "method": "vllm.benchmarks.throughput's engine (parser add_cli_args, LLM.from_engine_args), each cell one "
+                      "llm.generate(prompts, one shared SamplingParams, use_tqdm=False) timed by time.perf_counter",
+            "workload_sha256": wl.get("sha256"),
+            **info,
+            "cells": cells,
+        }
     return {
         "anchor": "vllm-bench-throughput-inprocess",
         "method": "vllm.benchmarks.throughput: parser add_cli_args, LLM.from_engine_args(EngineArgs.from_cli_args), "
                   "each cell timed by _run_vllm_requests (its SamplingParams: temperature=1.0, top_p=1.0, ignore_eos, max_tokens)",
-        "bench_argv": argv,
         "workload_sha256": wl.get("sha256"),
-        "load_s": load_s,
-        "effective_config": eff,
-        "effective_config_differences": diffs,
+        **info,
         "cells": cells,
     }
+
+
+# The calling styles --mode styles compares, in the order they are reported.
+# Every style runs the same W batches of B prompts; "enginebench" is the
+# adapter's own call. The first four make one generate call per batch, the
+# last two one call for all W batches, which the engine (max_num_seqs = B) runs
+# as W back-to-back waves of one batch.
+STYLES = {
+    "enginebench": "one call per batch: llm.generate(batch, one shared SamplingParams, use_tqdm=False), as enginebench's adapter calls it",
+    "progress-bar": "the same, with use_tqdm=True (the benchmark's progress bars)",
+    "params-per-request": "the same, with a list of one new SamplingParams per request (as the benchmark builds them)",
+    "bench-function": "one call per batch through vllm.benchmarks.throughput._run_vllm_requests (bars and per-request params), its own timer",
+    "waves": "one call for all the batches, shared SamplingParams, use_tqdm=False",
+    "command": "one call for all the batches through _run_vllm_requests: the timed call of `vllm bench throughput`",
+}
+
+
+def bootstrap_median_ci(values, seed, draws=4000):
+    """The median of values and a 95 % percentile-bootstrap interval for it."""
+    import random
+    import statistics
+
+    rng = random.Random(seed)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return statistics.median(values), meds[int(0.025 * draws)], meds[int(0.975 * draws) - 1]
+
+
+def run_styles(args, manifest, wl, rec):
+    """Times the calling styles of STYLES on one engine, interleaved: every
+    round runs each style once over the same --style-waves batches, in a
+    seeded random order, so the machine's drift falls on all styles alike.
+    Reports each style's time per batch relative to enginebench's call, per
+    round, with the median over rounds and a bootstrap interval."""
+    import random
+    import statistics
+
+    from vllm.benchmarks import throughput as T
+    from vllm.benchmarks.datasets import SampleRequest
+
+    cargs = rec.get("constructor_args") or {}
+    spec = wl["spec"]
+    # A short output (--style-output-len 1) leaves little besides the costs
+    # paid once per call and once per request, and measures those in ms.
+    out_len = int(args.style_output_len or spec["output_len"])
+    bs = int(args.style_batch_size or spec["batch_sizes"][0])
+    waves = args.style_waves
+    if int(cargs["max_num_seqs"]) != bs:
+        sys.exit(f"anchor_vllm: --mode styles needs max_num_seqs = the batch size ({bs}) for the one-call styles to run "
+                 f"one batch at a time; enginebench ran vLLM with max_num_seqs {cargs['max_num_seqs']}: run it with --batch-sizes {bs}")
+    prompts = wl["prompts"]
+    if len(prompts) < bs * waves:
+        sys.exit(f"anchor_vllm: --mode styles needs {bs * waves} prompts (batch {bs} x --style-waves {waves}); "
+                 f"the workload has {len(prompts)}: run enginebench with more --reps")
+    batches = [[{"prompt_token_ids": p} for p in prompts[i * bs:(i + 1) * bs]] for i in range(waves)]
+    flat = [p for b in batches for p in b]
+    shared = adapter_sampling(manifest, out_len)
+
+    def per_request(n):
+        return [adapter_sampling(manifest, out_len) for _ in range(n)]
+
+    def requests(ps):
+        return [SampleRequest(prompt=p, prompt_len=len(p["prompt_token_ids"]), expected_output_len=out_len) for p in ps]
+
+    llm, bargs, info = build_engine(rec, wl)
+
+    def timed(call):
+        t0 = time.perf_counter()
+        outs = call()
+        return time.perf_counter() - t0, outs
+
+    def bench(ps):
+        return T._run_vllm_requests(llm, requests(ps), n=1, disable_detokenize=bargs.disable_detokenize,
+                                    do_profile=False, prequeue_requests=False, enable_lora=False)
+
+    # Each style: a list of (seconds, outputs), one per timed call.
+    run = {
+        "enginebench": lambda: [timed(lambda b=b: llm.generate(b, shared, use_tqdm=False)) for b in batches],
+        "progress-bar": lambda: [timed(lambda b=b: llm.generate(b, shared, use_tqdm=True)) for b in batches],
+        "params-per-request": lambda: [timed(lambda b=b: llm.generate(b, per_request(len(b)), use_tqdm=False)) for b in batches],
+        "bench-function": lambda: [bench(b) for b in batches],
+        "waves": lambda: [timed(lambda: llm.generate(flat, shared, use_tqdm=False))],
+        "command": lambda: [bench(flat)],
+    }
+    styles = [st for st in STYLES if st in args.styles.split(",")]
+    if "enginebench" not in styles:
+        styles.insert(0, "enginebench")
+
+    for st in styles:  # one untimed pass each: warm-up
+        run[st]()
+    rounds = []
+    for r in range(args.style_rounds):
+        order = styles[:]
+        random.Random(args.style_seed + r).shuffle(order)
+        per_batch = {}
+        for st in order:
+            calls = run[st]()
+            otok = sum(token_counts(outs)[1] for _, outs in calls)
+            if otok != bs * waves * out_len:
+                sys.exit(f"anchor_vllm: style {st} returned {otok} output tokens, expected {bs * waves * out_len}")
+            per_batch[st] = sum(sec for sec, _ in calls) / waves
+        rounds.append({"order": order, "per_batch_s": per_batch})
+        print(f"anchor_vllm: styles round {r + 1}/{args.style_rounds}: "
+              + " ".join(f"{st}={per_batch[st] * 1e3:.1f}ms" for st in styles), file=sys.stderr, flush=True)
+    shutdown(llm)
+
+    summary = {}
+    for i, st in enumerate(styles):
+        ms = [rd["per_batch_s"][st] * 1e3 for rd in rounds]
+        rel = [100 * (rd["per_batch_s"][st] / rd["per_batch_s"]["enginebench"] - 1) for rd in rounds]
+        med, lo, hi = bootstrap_median_ci(rel, seed=args.style_seed + i)
+        summary[st] = {"per_batch_ms_median": statistics.median(ms), "vs_enginebench_pct": med,
+                       "vs_enginebench_pct_ci95": [lo, hi], "vs_enginebench_pct_per_round": rel}
+    return {
+        "anchor": "vllm-calling-styles",
+        "method": "one engine built as `vllm bench throughput` builds it; every round times each style once over the same "
+                  "batches, in a seeded random order; per batch = the style's timed seconds / batches; "
+                  "vs_enginebench = the median over rounds of style / enginebench - 1, 95 % bootstrap over rounds",
+        "styles": {st: STYLES[st] for st in styles},
+        "batch_size": bs, "output_len": out_len, "waves": waves, "rounds": rounds, "summary": summary,
+        "workload_sha256": wl.get("sha256"), **info,
+    }
+
+
+def styles_table(doc):
+    """The summary of --mode styles as a text table."""
+    lines = [f"vLLM calling styles: batch {doc['batch_size']}, output {doc['output_len']} tokens, "
+             f"{doc['waves']} batches a style, {len(doc['rounds'])} rounds",
+             f"{'style':<20} {'ms/batch':>9}  {'vs enginebench [95% CI]':<28} description"]
+    for st, v in doc["summary"].items():
+        lo, hi = v["vs_enginebench_pct_ci95"]
+        rel = f"{v['vs_enginebench_pct']:+.2f}% [{lo:+.2f}, {hi:+.2f}]"
+        lines.append(f"{st:<20} {v['per_batch_ms_median']:>9.2f}  {rel:<28} {doc['styles'][st]}")
+    return "\n".join(lines) + "\n"
 
 
 THROUGHPUT_RE = re.compile(r"Throughput: ([\d.]+) requests/s, ([\d.]+) total tokens/s, ([\d.]+) output tokens/s")
@@ -326,7 +518,10 @@ def wait_for_engine_record(run_dir, timeout=600):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", help="an enginebench --out directory that ran --engine vllm")
-    ap.add_argument("--mode", choices=["cells", "cli"], default="cells")
+    ap.add_argument("--mode", choices=["cells", "cli", "styles"], default="cells")
+    ap.add_argument("--call", choices=["bench-function", "plain"], default="bench-function",
+                    help="cells mode: time each cell through the benchmark's function (default), or as a plain script "
+                         "times enginebench's own call (llm.generate with one shared SamplingParams, no progress bar)")
     ap.add_argument("--cli-batch-sizes", default="", help="cli mode: batch sizes (= --num-prompts) to run (default: the workload's largest)")
     ap.add_argument("--cli-warmups", type=int, default=0, help="cli mode: --num-warmups (default: the batch size)")
     ap.add_argument("--cli-waves", type=int, default=1,
@@ -335,6 +530,13 @@ def main():
                     help="cli mode: added to --max-model-len. The random dataset decodes its token IDs to text and "
                          "re-encodes them; with a small tokenizer a prompt can come out a few tokens longer, and "
                          "run_vllm asserts max_model_len >= prompt + output. The prompt tokens actually sent are reported.")
+    ap.add_argument("--styles", default=",".join(STYLES), help="styles mode: which styles to time (enginebench's call is always one)")
+    ap.add_argument("--style-batch-size", type=int, default=0, help="styles mode: the batch size (default: the workload's first)")
+    ap.add_argument("--style-output-len", type=int, default=0, help="styles mode: output tokens per request (default: the workload's)")
+    ap.add_argument("--style-waves", type=int, default=24, help="styles mode: batches each style runs per round")
+    ap.add_argument("--style-rounds", type=int, default=20, help="styles mode: rounds")
+    ap.add_argument("--style-seed", type=int, default=0, help="styles mode: seed of the rounds' order and of the bootstrap")
+    ap.add_argument("--table", help="styles mode: also write the summary table here")
     ap.add_argument("--json", help="also write the result here")
     ap.add_argument("--start-after", metavar="FILE",
                     help="run beside enginebench: wait for RUN_DIR's manifest.json and workload.json, then "
@@ -361,11 +563,11 @@ def main():
     env.update(engine_env_from_manifest(manifest))
     set_env = {k: env[k] for k in sorted(set(ENGINEBENCH_VLLM_ENV) | set(engine_env_from_manifest(manifest)))}
 
-    if args.mode == "cells":
+    if args.mode in ("cells", "styles"):
         # Before vllm is imported: its envs module reads them lazily, but the
         # spawned engine core inherits os.environ.
         os.environ.update(set_env)
-        doc = run_cells(args, manifest, wl, rec)
+        doc = (run_cells if args.mode == "cells" else run_styles)(args, manifest, wl, rec)
     else:
         if args.start_after:
             wait_for([args.start_after])
@@ -376,7 +578,14 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             f.write(text + "\n")
-    print(text)
+    if args.mode == "styles":
+        table = styles_table(doc)
+        if args.table:
+            with open(args.table, "w") as f:
+                f.write(table)
+        print(table, end="")
+    else:
+        print(text)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ package scripts
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -114,6 +115,46 @@ func TestAgreementReport(t *testing.T) {
 				t.Errorf("report differs from %s (run `go test ./scripts -update` if the change is meant):\n%s", path, out)
 			}
 		})
+	}
+}
+
+// An anchor that names itself (anchor_vllm.py --call plain writes "label")
+// gets its row called so; the other rows keep their names.
+func TestAgreementReportAnchorLabel(t *testing.T) {
+	py := python(t)
+	run := filepath.Join(t.TempDir(), "run")
+	if err := os.CopyFS(run, os.DirFS("testdata/agreement/run")); err != nil {
+		t.Fatal(err)
+	}
+	const label = "plain python, same vllm calls"
+	for _, r := range []string{"round1", "round2"} {
+		path := filepath.Join(run, r, "anchor_vllm.json")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["label"] = label
+		if raw, err = json.Marshal(doc); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(py, "agreement_report.py", run, "--rounds", "2", "--cli-pairs", "2", "--no-write")
+	out, _ := cmd.Output() // exit status 1: the synthetic run has a FAIL
+	rows := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if cols := strings.Split(line, "|"); len(cols) > 3 && strings.TrimSpace(cols[1]) == "vllm" {
+			rows[strings.TrimSpace(cols[3])] = true
+		}
+	}
+	if !rows[label] || !rows["vllm bench throughput CLI"] || len(rows) != 2 {
+		t.Errorf("vllm rows named %v, want %q and the command's\n%s", rows, label, out)
 	}
 }
 
