@@ -46,8 +46,9 @@
 #                    With CONCURRENT=1 a pair runs both at once: the command starts once
 #                    enginebench has measured its warm-up batch, and enginebench's side is
 #                    the batches it measured inside the command's timed call (CLI_EB_REPS
-#                    [CLI_REPS + 40] batches, enough to outlast the command's start-up at
-#                    batch 64 on 2 cores; shorter batches need more: 160 at 16, 300 at 1)
+#                    batches, enough to outlast the command's start-up and timed call on 2
+#                    cores: [CLI_REPS + 40] when the smallest CLI batch is over 16,
+#                    [CLI_REPS + 140] over 4, [CLI_REPS + 280] otherwise)
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
 #                    the other (one engine at a time: VLLM=0 or TRANSFORMERS=0; one thread
 #                    a side: THREADS [1], and OMP_NUM_THREADS for vLLM). On a machine whose
@@ -105,8 +106,11 @@ SWAP_PERIOD=${SWAP_PERIOD:-0.05}
 read -r -a vllm_env <<<"${VLLM_ENV:-}"
 CLI_PAIRS=${CLI_PAIRS:-8}
 CLI_REPS=${CLI_REPS:-4}
-CLI_EB_REPS=${CLI_EB_REPS:-$((CLI_REPS + 40))}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
+# Shorter batches: more of them to cover the command's start-up (about a minute here).
+smallest_cli=$(tr ',' '\n' <<<"$CLI_BATCH_SIZES" | sort -n | head -n1)
+if ((smallest_cli > 16)); then cli_eb_extra=40; elif ((smallest_cli > 4)); then cli_eb_extra=140; else cli_eb_extra=280; fi
+CLI_EB_REPS=${CLI_EB_REPS:-$((CLI_REPS + cli_eb_extra))}
 
 [ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
 [ -f "$MODEL/config.json" ] || die "$MODEL is missing: run \`make setup\` first"
