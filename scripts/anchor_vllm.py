@@ -44,15 +44,17 @@ workload.json.
   beside enginebench (--start-after) can be matched with enginebench's batches
   measured at the same time.
 
---mode styles: not an anchor but the reason the two above can differ from
-  enginebench at small batches. On one engine built as in cells mode, it
+--mode styles: not an anchor but a look at what can set the two above apart
+  from enginebench at small batches. On one engine built as in cells mode, it
   times vLLM calling styles interleaved (STYLES below: enginebench's call;
   with the benchmark's progress bars; with its per-request SamplingParams;
-  through its timed function; and all batches in one call, plain or through
-  the timed function, as the command makes it), --style-rounds rounds of
-  --style-waves batches each, and prints each style's time per batch
-  relative to enginebench's call with a bootstrap interval. Needs a run
-  with one batch size and max_num_seqs = that size (enginebench sets it so).
+  through its timed function; all batches in one call, plain or through the
+  timed function, as the command makes it; and, on a second engine in the same
+  process built with the command's settings, enginebench's call and the
+  command's call on text prompts), --style-rounds rounds of --style-waves
+  batches each, and prints each style's time per batch relative to
+  enginebench's call with a bootstrap interval. Needs a run with one batch
+  size and max_num_seqs = that size (enginebench sets it so).
 
 The environment is enginebench's for a vLLM worker: its fixed settings
 (VLLM_WORKER_MULTIPROC_METHOD=spawn, VLLM_NO_USAGE_STATS, offline hub, no
@@ -194,11 +196,12 @@ def normalize(v):
     return str(v)
 
 
-def build_engine(rec, wl):
+def build_engine(rec, wl, as_command=False, len_slack=0):
     """vLLM's engine as `vllm bench throughput` builds it (its own parser,
     LLM.from_engine_args(EngineArgs.from_cli_args(args))), from the flags that
     reproduce enginebench's constructor arguments; exits if the parser's
-    EngineArgs differ from them."""
+    EngineArgs differ from them. as_command: with the flags the command runs
+    with instead (a tokenizer, --max-model-len + len_slack), as cli mode does."""
     from vllm import LLM
     from vllm.benchmarks import throughput as T
     from vllm.engine.arg_utils import EngineArgs
@@ -208,13 +211,16 @@ def build_engine(rec, wl):
     eff_eb = rec.get("effective_config") or {}
     spec = wl["spec"]
     in_len, out_len = int(spec["input_len"]), int(spec["output_len"])
-    argv = engine_flags(cargs, eff_eb, cli_mode=False) + ["--input-len", str(in_len), "--output-len", str(out_len)]
+    argv = engine_flags(cargs, eff_eb, cli_mode=as_command, len_slack=len_slack) + [
+        "--input-len", str(in_len), "--output-len", str(out_len)]
     parser = FlexibleArgumentParser()
     T.add_cli_args(parser)
     bargs = parser.parse_args(argv)
     engine_args = EngineArgs.from_cli_args(bargs)
     for k, v in cargs.items():
         got = getattr(engine_args, k, None)
+        if as_command and k in ("skip_tokenizer_init", "max_model_len"):
+            continue
         if normalize(got) != normalize(v):
             sys.exit(f"anchor_vllm: EngineArgs.{k} = {got!r} from the bench's parser, enginebench ran with {v!r}")
 
@@ -310,9 +316,10 @@ def run_cells(args, manifest, wl, rec):
 
 # The calling styles --mode styles compares, in the order they are reported.
 # Every style runs the same W batches of B prompts; "enginebench" is the
-# adapter's own call. The first four make one generate call per batch, the
-# last two one call for all W batches, which the engine (max_num_seqs = B) runs
-# as W back-to-back waves of one batch.
+# adapter's own call. The first four make one generate call per batch,
+# "waves" and "command" one call for all W batches, which the engine
+# (max_num_seqs = B) runs as W back-to-back waves of one batch. The last two
+# run on a second engine built with the command's settings.
 STYLES = {
     "enginebench": "one call per batch: llm.generate(batch, one shared SamplingParams, use_tqdm=False), as enginebench's adapter calls it",
     "progress-bar": "the same, with use_tqdm=True (the benchmark's progress bars)",
@@ -320,7 +327,11 @@ STYLES = {
     "bench-function": "one call per batch through vllm.benchmarks.throughput._run_vllm_requests (bars and per-request params), its own timer",
     "waves": "one call for all the batches, shared SamplingParams, use_tqdm=False",
     "command": "one call for all the batches through _run_vllm_requests: the timed call of `vllm bench throughput`",
+    "command-engine": "enginebench's call on a second engine, built as the command builds it (a tokenizer, max_model_len + 16)",
+    "command-engine-text": "the command's timed call on that engine, on text prompts (the token IDs decoded), as its random dataset sends them",
 }
+# The styles that need the second engine.
+COMMAND_ENGINE_STYLES = ("command-engine", "command-engine-text")
 
 
 def bootstrap_median_ci(values, seed, draws=4000):
@@ -331,6 +342,19 @@ def bootstrap_median_ci(values, seed, draws=4000):
     rng = random.Random(seed)
     meds = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
     return statistics.median(values), meds[int(0.025 * draws)], meds[int(0.975 * draws) - 1]
+
+
+def as_text(tok, ids, rounds=5):
+    """Text whose tokens are about ids' count, as the command's random dataset
+    makes its prompts: random IDs decoded re-encode to more tokens, so cut the
+    re-encoded IDs to the count and decode again, a few times."""
+    text = tok.decode(ids)
+    for _ in range(rounds):
+        again = tok.encode(text, add_special_tokens=False)
+        if len(again) <= len(ids):
+            break
+        text = tok.decode(again[:len(ids)])
+    return text
 
 
 def run_styles(args, manifest, wl, rec):
@@ -366,19 +390,30 @@ def run_styles(args, manifest, wl, rec):
     def per_request(n):
         return [adapter_sampling(manifest, out_len) for _ in range(n)]
 
-    def requests(ps):
-        return [SampleRequest(prompt=p, prompt_len=len(p["prompt_token_ids"]), expected_output_len=out_len) for p in ps]
-
     llm, bargs, info = build_engine(rec, wl)
+    styles = [st for st in STYLES if st in args.styles.split(",")]
+    if "enginebench" not in styles:
+        styles.insert(0, "enginebench")
+    if any(st in COMMAND_ENGINE_STYLES for st in styles):
+        # A second engine in the same process (both in-process engines,
+        # VLLM_ENABLE_V1_MULTIPROCESSING=0, or each with its own core process).
+        llm2, _, info2 = build_engine(rec, wl, as_command=True, len_slack=args.cli_len_slack)
+        info["command_engine"] = info2
+        tok = llm2.get_tokenizer()
+        text_flat = [{"prompt": as_text(tok, p["prompt_token_ids"])} for p in flat]
 
     def timed(call):
         t0 = time.perf_counter()
         outs = call()
         return time.perf_counter() - t0, outs
 
-    def bench(ps):
-        return T._run_vllm_requests(llm, requests(ps), n=1, disable_detokenize=bargs.disable_detokenize,
+    def bench(ps, engine=llm):
+        return T._run_vllm_requests(engine, requests(ps), n=1, disable_detokenize=bargs.disable_detokenize,
                                     do_profile=False, prequeue_requests=False, enable_lora=False)
+
+    def requests(ps):
+        return [SampleRequest(prompt=p["prompt"] if "prompt" in p else p,
+                              prompt_len=len(p.get("prompt_token_ids") or []), expected_output_len=out_len) for p in ps]
 
     # Each style: a list of (seconds, outputs), one per timed call.
     run = {
@@ -388,10 +423,9 @@ def run_styles(args, manifest, wl, rec):
         "bench-function": lambda: [bench(b) for b in batches],
         "waves": lambda: [timed(lambda: llm.generate(flat, shared, use_tqdm=False))],
         "command": lambda: [bench(flat)],
+        "command-engine": lambda: [timed(lambda b=b: llm2.generate(b, shared, use_tqdm=False)) for b in batches],
+        "command-engine-text": lambda: [bench(text_flat, engine=llm2)],
     }
-    styles = [st for st in STYLES if st in args.styles.split(",")]
-    if "enginebench" not in styles:
-        styles.insert(0, "enginebench")
 
     for st in styles:  # one untimed pass each: warm-up
         run[st]()
@@ -410,6 +444,8 @@ def run_styles(args, manifest, wl, rec):
         print(f"anchor_vllm: styles round {r + 1}/{args.style_rounds}: "
               + " ".join(f"{st}={per_batch[st] * 1e3:.1f}ms" for st in styles), file=sys.stderr, flush=True)
     shutdown(llm)
+    if any(st in COMMAND_ENGINE_STYLES for st in styles):
+        shutdown(llm2)
 
     summary = {}
     for i, st in enumerate(styles):
