@@ -158,6 +158,45 @@ func TestAgreementReportAnchorLabel(t *testing.T) {
 	}
 }
 
+// The pure parts of anchor_vllm.py --mode styles (it imports vLLM only inside
+// its run functions): the bootstrap interval is seeded and brackets the
+// median; the table shows every style with its figures; as_text cuts a
+// prompt whose text re-encodes longer back to the token count.
+func TestAnchorVLLMStyleHelpers(t *testing.T) {
+	py := python(t)
+	const prog = `
+import anchor_vllm as a
+vals = [1.0, 2.0, 3.0, 4.0, 50.0]
+m, lo, hi = a.bootstrap_median_ci(vals, seed=7)
+assert m == 3.0 and lo <= m <= hi and (m, lo, hi) == a.bootstrap_median_ci(vals, seed=7), (m, lo, hi)
+doc = {"batch_size": 1, "output_len": 128, "waves": 4, "rounds": [{}, {}],
+       "styles": {"enginebench": "own call", "waves": "one call"},
+       "summary": {"enginebench": {"per_batch_ms_median": 170.0, "vs_enginebench_pct": 0.0, "vs_enginebench_pct_ci95": [0.0, 0.0]},
+                   "waves": {"per_batch_ms_median": 168.3, "vs_enginebench_pct": -1.25, "vs_enginebench_pct_ci95": [-2.5, 0.5]}}}
+print(a.styles_table(doc), end="")
+class Tok:  # encodes a token per letter; ids from 26 up decode to two letters
+    def decode(self, ids): return "".join(chr(97 + i % 26) * (1 + i // 26) for i in ids)
+    def encode(self, text, add_special_tokens=False): return [ord(c) - 97 for c in text]
+ids = list(range(10)) + [30, 31]
+assert len(Tok().encode(Tok().decode(ids))) == 14
+print(len(Tok().encode(a.as_text(Tok(), ids))))
+`
+	cmd := exec.Command(py, "-c", prog)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"vLLM calling styles: batch 1, output 128 tokens, 4 batches a style, 2 rounds",
+		"waves                   168.30  -1.25% [-2.50, +0.50]        one call",
+		"\n12\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // verdicts returns the last column of the table's rows.
 func verdicts(report string) []string {
 	var out []string
