@@ -45,10 +45,12 @@
 #   CLI_BATCH_SIZES  batch sizes for the command [the largest of BATCH_SIZES]
 #                    With CONCURRENT=1 a pair runs both at once: the command starts once
 #                    enginebench has measured its warm-up batch, and enginebench's side is
-#                    the batches it measured inside the command's timed call (CLI_EB_REPS
-#                    batches, enough to outlast the command's start-up and timed call on 2
-#                    cores: [CLI_REPS + 40] when the smallest CLI batch is over 16,
-#                    [CLI_REPS + 140] over 4, [CLI_REPS + 280] otherwise)
+#                    the batches it measured inside the command's timed call. Once the
+#                    command has ended enginebench is stopped with Ctrl-C (everything it
+#                    measured stays on disk); CLI_EB_REPS caps its batches, enough to
+#                    outlast the command's start-up and timed call on a slow 2-core
+#                    machine: [CLI_REPS + 200] when the smallest CLI batch is over 16,
+#                    [CLI_REPS + 600] over 4, [CLI_REPS + 1200] otherwise
 #   CONCURRENT [0]   1: run enginebench and the anchors at the same time instead of one after
 #                    the other (one engine at a time: VLLM=0 or TRANSFORMERS=0; one thread
 #                    a side: THREADS [1], and OMP_NUM_THREADS for vLLM). On a machine whose
@@ -109,7 +111,7 @@ CLI_REPS=${CLI_REPS:-4}
 CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | tail -n1)}
 # Shorter batches: more of them to cover the command's start-up (about a minute here).
 smallest_cli=$(tr ',' '\n' <<<"$CLI_BATCH_SIZES" | sort -n | head -n1)
-if ((smallest_cli > 16)); then cli_eb_extra=40; elif ((smallest_cli > 4)); then cli_eb_extra=140; else cli_eb_extra=280; fi
+if ((smallest_cli > 16)); then cli_eb_extra=200; elif ((smallest_cli > 4)); then cli_eb_extra=600; else cli_eb_extra=1200; fi
 CLI_EB_REPS=${CLI_EB_REPS:-$((CLI_REPS + cli_eb_extra))}
 
 [ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
@@ -143,10 +145,11 @@ PY=$VENV_CPU/bin/python
 # phase NAME CMD...: runs CMD with its output in OUT/NAME.log (its PID in OUT/NAME.pid); records the elapsed time, the
 # CPU time of CMD's process tree and the CPU time the whole machine used, so the table can say
 # how much other processes took meanwhile (/proc/stat; rusage of waited-for children).
+# CMD's exit status must be 0, or $stopped_rc when that is set (a phase this script stops).
 phase() {
-	local name=$1; shift
+	local name=$1 rc=0; shift
 	log "$name: $*"
-	"$PY" - "$OUT/phases.jsonl" "$name" "$OUT/$name.log" "$@" <<'EOF'
+	"$PY" - "$OUT/phases.jsonl" "$name" "$OUT/$name.log" "$@" <<'EOF' || rc=$?
 import json, os, resource, subprocess, sys, time
 out, name, logf, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def busy():
@@ -183,8 +186,7 @@ with open(out, "a") as f:
     f.write(json.dumps(rec) + "\n")
 sys.exit(rc)
 EOF
-	local rc=$?
-	[ $rc -eq 0 ] || { tail -n 30 "$OUT/$name.log" >&2; die "$name failed (exit $rc): see $OUT/$name.log"; }
+	[ $rc -eq 0 ] || [ "$rc" = "${stopped_rc:-}" ] || { tail -n 30 "$OUT/$name.log" >&2; die "$name failed (exit $rc): see $OUT/$name.log"; }
 }
 
 # Other processes' CPU use, sampled every 0.5 s: the cumulative CPU seconds of every process
@@ -224,7 +226,9 @@ with open(path, "w", buffering=1) as out:
         time.sleep(0.5)
 EOF
 monitor=$!
-trap 'kill $monitor 2>/dev/null || true' EXIT
+# On the way out, also the phases still running in the background (a failed anchor leaves
+# enginebench measuring).
+trap 'kill $monitor $(jobs -p) 2>/dev/null || true' EXIT
 uptime | tee "$OUT/uptime-start.txt" >&2
 engines=()
 [ "$TRANSFORMERS" = 0 ] || engines+=(--engine "transformers=$VENV_CPU")
@@ -313,10 +317,13 @@ if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
 		if [ "$CONCURRENT" = 1 ]; then
 			# enginebench measures all through the command's run; the batches it
 			# measured during the command's timed call are its side of the pair.
+			# Once the command has ended, Ctrl-C stops enginebench (exit status 130):
+			# the rest of its batches would only lengthen the pair.
 			swap "cli$p-enginebench" "cli$p-anchor-vllm-cli"
-			cli_eb "$p" "$CLI_EB_REPS" &
+			stopped_rc=130 cli_eb "$p" "$CLI_EB_REPS" &
 			ebpid=$!
 			start_after=$OUT/cli$p/enginebench/results.jsonl cli_anchor "$p" "$OUT/cli$p/enginebench"
+			kill -INT "$(cat "$OUT/cli$p-enginebench.pid")" 2>/dev/null || true
 			wait "$ebpid"
 		elif ((p % 2 == 1)); then
 			cli_eb "$p" "$CLI_REPS"; cli_anchor "$p" "$OUT/cli$p/enginebench"

@@ -163,10 +163,17 @@ class Samples:
         """Pair p of the command: per batch size, enginebench's measured batches
         as one figure (their output tokens over their summed wall time: what the
         command's one call of that many waves gives), against the command's
-        output tokens/s."""
-        runs = {}
+        output tokens/s. Both at once, agreement.sh stops enginebench (Ctrl-C)
+        once the command has ended: the batch it interrupts is a row with an
+        error, not a measurement. A failed batch among those that make
+        enginebench's side voids the pair."""
+        runs, failed = {}, {}
         for x in eb_rows(d):
             if x["engine"] != "vllm" or x.get("warmup"):
+                continue
+            if x.get("error"):
+                t0 = epoch(x["started_at"])
+                failed.setdefault(x["batch_size"], []).append((t0, t0 + x["wall_s"]))
                 continue
             if x["output_tokens"] != x["expected_output_tokens"]:
                 self.tokens_ok = False
@@ -187,9 +194,12 @@ class Samples:
                 ok = bool(xs) and min(x[0] for x in xs) <= c0 and c1 <= max(x[1] for x in xs)
                 xs = [x for x in xs if c0 <= x[0] and x[1] <= c1]
                 ok = ok and bool(xs)
-            self.add(("vllm", bs, "CLI"), "an", p, run["output_tokens_per_s"], c0, c1, ok)
             if xs:
                 t0, t1 = min(x[0] for x in xs), max(x[1] for x in xs)
+                # A batch that failed among the ones that count voids the pair.
+                ok = ok and not any(f0 < t1 and f1 > t0 for f0, f1 in failed.get(bs, []))
+            self.add(("vllm", bs, "CLI"), "an", p, run["output_tokens_per_s"], c0, c1, ok)
+            if xs:
                 self.add(("vllm", bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), t0, t1, ok)
 
     def drop_unpaired(self):

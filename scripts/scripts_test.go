@@ -35,11 +35,13 @@ func python(t *testing.T) string {
 // The synthetic run in testdata/agreement/run (written by make_run.py) holds
 // cells whose answers are known: transformers batch 1 enginebench = anchor x
 // 1.01 (PASS), batch 4 x 1.10 (FAIL), vllm batch 4 scattered +-20 %
-// (INCONCLUSIVE), and two pairs of the command 2 % apart (too few for a
-// verdict, unless --min-clean 2).
+// (INCONCLUSIVE), and three pairs of the command 2 % apart, each ending in
+// the batch that stopping enginebench interrupts (not a measurement); pair
+// 3 has a failed batch inside the command's timed call and does not count,
+// so two are left (too few for a verdict, unless --min-clean 2).
 func TestAgreementReport(t *testing.T) {
 	py := python(t)
-	base := []string{"testdata/agreement/run", "--rounds", "2", "--cli-pairs", "2", "--no-write"}
+	base := []string{"testdata/agreement/run", "--rounds", "2", "--cli-pairs", "3", "--no-write"}
 	both := []string{"--concurrent", "--swap-period", "0.05"}
 	tests := []struct {
 		name     string
@@ -57,7 +59,8 @@ func TestAgreementReport(t *testing.T) {
 		{
 			name: "both at once", args: both, golden: "concurrent.golden", status: 1,
 			verdicts: []string{"PASS", "FAIL", "INCONCLUSIVE", "INCONCLUSIVE"},
-			contains: []string{"left out so)", "the halves swapped every 0.05 s", "enginebench's batches measured inside the command's timed call"},
+			contains: []string{"left out so)", "the halves swapped every 0.05 s", "enginebench's batches measured inside the command's timed call",
+				"n=2/3", "+2.1 +2.1 -"},
 		},
 		{
 			name: "a wider tolerance passes every cell", args: append([]string{"--tolerance", "15", "--min-clean", "2"}, both...), status: 0,
@@ -145,7 +148,7 @@ func TestAgreementReportAnchorLabel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(py, "agreement_report.py", run, "--rounds", "2", "--cli-pairs", "2", "--no-write")
+	cmd := exec.Command(py, "agreement_report.py", run, "--rounds", "2", "--cli-pairs", "3", "--no-write")
 	out, _ := cmd.Output() // exit status 1: the synthetic run has a FAIL
 	rows := map[string]bool{}
 	for _, line := range strings.Split(string(out), "\n") {

@@ -16,8 +16,11 @@ What it holds, so that the tests know each cell's answer:
     had stopped measuring).
   - vllm, batch 4 (its benchmark function): enginebench scattered +-20 %
     around the anchor (INCONCLUSIVE).
-  - 2 pairs of the `vllm bench throughput` command, batch 4: enginebench
-    measured 6 batches, 4 of them inside the command's timed call.
+  - 3 pairs of the `vllm bench throughput` command, batch 4: enginebench
+    measured 6 batches, 4 of them inside the command's timed call, and was
+    then stopped (Ctrl-C: a last row with an error, after the command's
+    end). In pair 3 a batch inside the command's timed call failed: the pair
+    does not count.
 """
 
 import datetime
@@ -104,14 +107,19 @@ def main():
                            "own_cpu_s": t - start, "other_cpu_s": t - start, "load_before": [1.0, 1.0, 1.0], "load_after": [2.0, 1.5, 1.2]})
         t += 10
 
-    for p in (1, 2):
+    for p in (1, 2, 3):
         d = os.path.join(RUN, f"cli{p}")
         start, bs = t, 4
         rows = []
         for rep in range(-1, 6):
             wall = bs * OUT / (30.0 * (1 + rng.uniform(-0.01, 0.01)))
             rows.append(eb_row("vllm", bs, max(rep, 0), rep < 0, t, wall))
+            if p == 3 and rep == 2:
+                rows[-1].update(error="RuntimeError: engine step failed", flags=["error", "short_output"], output_tokens=0)
             t += wall
+        # Stopped once the command has ended: the interrupted batch.
+        rows.append(dict(eb_row("vllm", bs, 6, False, t + 0.5, 0.05), error="KeyboardInterrupt: interrupted",
+                         flags=["error", "short_output"], output_tokens=0))
         # The command's timed call covers enginebench's batches 1..4 (rows[2..5]).
         c0 = epoch(rows[2]["started_at"]) - 0.001
         c1 = epoch(rows[5]["started_at"]) + rows[5]["wall_s"] + 0.001
