@@ -37,6 +37,9 @@
 #                    plain script, as the transformers anchor does)
 #   VLLM_ENV         more 'KEY=VALUE ...' for the vLLM worker, e.g. VLLM_ENABLE_V1_MULTIPROCESSING=0
 #                    (the anchors read them from enginebench's manifest and set them too)
+#   VLLM_ARGS        vLLM engine arguments, 'key=value, ...' (enginebench's --engine-arg 'vllm: ...'),
+#                    e.g. max_num_batched_tokens=8192; the anchors build their engines with the same
+#                    (read from the manifest; anchor_vllm.py refuses one it cannot pass to the command)
 #   CLI_PAIRS [8]    pairs of (enginebench, `vllm bench throughput`) fresh processes, after the
 #                    rounds; each side starts an engine, runs one warm-up batch and then
 #                    CLI_REPS batches, as the command does. 0: leave the command out
@@ -235,6 +238,7 @@ engines=()
 [ "$TRANSFORMERS" = 0 ] || [ -z "$THREADS" ] || engines+=(--engine-env "transformers: OMP_NUM_THREADS=$THREADS")
 if [ "$VLLM" = 1 ]; then
 	engines+=(--engine "vllm=$VENV_VLLM" --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind')
+	[ -z "${VLLM_ARGS:-}" ] || engines+=(--engine-arg "vllm: $VLLM_ARGS")
 	for kv in ${vllm_env[@]+"${vllm_env[@]}"}; do engines+=(--engine-env "vllm: $kv"); done
 	# Two vLLMs at once: vLLM's CPU worker skips its own cut to one torch thread when it
 	# binds threads, and two pools of spinning OpenMP threads on 2 cores run 3x slower.

@@ -147,13 +147,17 @@ def engine_flags(cargs, eff, cli_mode, len_slack=0):
     random prompts, which can come out a few tokens longer)."""
     flags = []
     known = {"model", "dtype", "seed", "max_model_len", "max_num_seqs", "enable_prefix_caching",
-             "skip_tokenizer_init", "disable_log_stats", "enforce_eager"}
+             "skip_tokenizer_init", "disable_log_stats", "enforce_eager", "max_num_batched_tokens"}
     unknown = sorted(set(cargs) - known)
     if unknown:
         sys.exit(f"anchor_vllm: enginebench ran vLLM with arguments this script does not map to CLI flags: {unknown}")
     flags += ["--model", cargs["model"], "--dtype", str(cargs["dtype"]), "--seed", str(cargs["seed"]),
               "--max-model-len", str(int(cargs["max_model_len"]) + len_slack), "--max-num-seqs", str(cargs["max_num_seqs"])]
     flags.append("--enable-prefix-caching" if cargs.get("enable_prefix_caching") else "--no-enable-prefix-caching")
+    if cargs.get("max_num_batched_tokens") is not None:
+        # The prefill budget of a step: below batch x input, a batch's prefill is cut into
+        # chunks, and the command's waves then overlap (scripts/AGREEMENT.md).
+        flags += ["--max-num-batched-tokens", str(cargs["max_num_batched_tokens"])]
     if cargs.get("disable_log_stats"):
         flags.append("--disable-log-stats")
     enforce = cargs.get("enforce_eager", eff.get("model_config.enforce_eager", False))

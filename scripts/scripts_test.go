@@ -345,3 +345,43 @@ func allowedCPUs(pid int) string {
 	}
 	return ""
 }
+
+// engine_flags of anchor_vllm.py turns enginebench's vLLM constructor
+// arguments into the command's flags, and refuses one it cannot pass on: an
+// anchor built with other settings would not be the same engine.
+func TestAnchorVLLMEngineFlags(t *testing.T) {
+	py := python(t)
+	const prog = `
+import json, sys
+import anchor_vllm as a
+cargs = json.loads(sys.argv[1])
+try:
+    print(" ".join(a.engine_flags(cargs, {}, cli_mode=sys.argv[2] == "cli", len_slack=16 if sys.argv[2] == "cli" else 0)))
+except SystemExit as e:
+    print("exit:", e.code)
+`
+	base := `"model": "m", "dtype": "bfloat16", "seed": 0, "max_model_len": 256, "max_num_seqs": 64, "enable_prefix_caching": false, "skip_tokenizer_init": true, "disable_log_stats": false`
+	tests := []struct {
+		name, cargs, mode, want string
+	}{
+		{"enginebench's settings, in process", "{" + base + "}", "cells",
+			"--model m --dtype bfloat16 --seed 0 --max-model-len 256 --max-num-seqs 64 --no-enable-prefix-caching --skip-tokenizer-init --disable-detokenize"},
+		{"the command: a tokenizer, a longer context", "{" + base + "}", "cli",
+			"--model m --dtype bfloat16 --seed 0 --max-model-len 272 --max-num-seqs 64 --no-enable-prefix-caching --disable-detokenize"},
+		{"a prefill budget", "{" + base + `, "max_num_batched_tokens": 8192}`, "cli",
+			"--model m --dtype bfloat16 --seed 0 --max-model-len 272 --max-num-seqs 64 --no-enable-prefix-caching --max-num-batched-tokens 8192 --disable-detokenize"},
+		{"an argument it cannot pass on", "{" + base + `, "block_size": 32}`, "cli",
+			"exit: anchor_vllm: enginebench ran vLLM with arguments this script does not map to CLI flags: ['block_size']"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(py, "-c", prog, tt.cargs, tt.mode).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != tt.want {
+				t.Errorf("flags\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
