@@ -168,6 +168,43 @@ func TestRunTwoEngines(t *testing.T) {
 	}
 }
 
+// vLLM prefills a batch whose prompts hold more tokens than its step budget
+// (max_num_batched_tokens) over several steps: the manifest and the report
+// say which batches, and how to prefill them in one; at a budget that holds
+// every batch they say nothing.
+func TestRunVLLMChunkedPrefillNote(t *testing.T) {
+	const note = "prefill in chunks: batches of more than 2 prompts of 12 tokens exceed max_num_batched_tokens=24"
+	tests := []struct {
+		name, budget string
+		want         bool
+	}{
+		{"the largest batch over the budget", "24", true},
+		{"every batch within it", "48", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			r := enginebench(t, nil, runArgs(out, "--engine-arg", "vllm: max_num_batched_tokens="+tt.budget)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			m := readManifest(t, out)
+			if len(m.Engines) != 2 || m.Engines[0].Name != "vllm" {
+				t.Fatalf("engines %+v, want vllm first", m.Engines)
+			}
+			notes := m.Engines[0].Notes
+			inManifest := slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, note) })
+			if inManifest != tt.want || strings.Contains(r.stdout, note) != tt.want {
+				t.Errorf("note %q: in the manifest %v, in the report %v, want %v\nnotes: %q\n%s",
+					note, inManifest, strings.Contains(r.stdout, note), tt.want, notes, r.stdout)
+			}
+			if tt.want && !strings.Contains(r.stdout, "max_num_batched_tokens=48' prefills the largest batch in one") {
+				t.Errorf("the note does not say how to prefill the largest batch in one step:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
 func TestRunFlagsEarlyStopsAndCacheHits(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	// Call 3 is bs=2's first measured rep (calls: bs1 warm-up, bs1 rep0, bs1
