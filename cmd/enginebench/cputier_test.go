@@ -40,8 +40,11 @@ func TestCPUTierRealEngines(t *testing.T) {
 	engines := []string{"transformers"}
 	if v := os.Getenv(vllmVenvEnv); v != "" {
 		if _, err := os.Stat(v); err == nil {
+			// A step budget of 32 prompt tokens: the batch of 4 prompts of 16
+			// is prefilled in two steps, for real, and the report says so.
 			args = append(args, "--engine", "vllm="+v,
-				"--engine-env", "vllm: VLLM_CPU_KVCACHE_SPACE=1", "--engine-env", "vllm: VLLM_CPU_OMP_THREADS_BIND=nobind")
+				"--engine-env", "vllm: VLLM_CPU_KVCACHE_SPACE=1", "--engine-env", "vllm: VLLM_CPU_OMP_THREADS_BIND=nobind",
+				"--engine-arg", "vllm: max_num_batched_tokens=32")
 			engines = append(engines, "vllm")
 		}
 	}
@@ -76,6 +79,12 @@ func TestCPUTierRealEngines(t *testing.T) {
 		}
 		if e.Name == "vllm" && (e.KVCacheTokens == nil || *e.KVCacheTokens <= 0) {
 			t.Errorf("vllm reports no KV capacity: %v", e.KVCacheTokens)
+		}
+	}
+	if len(engines) == 2 {
+		const chunked = "prefill in chunks: batches of more than 2 prompts of 16 tokens exceed max_num_batched_tokens=32"
+		if !strings.Contains(r.stdout, chunked) {
+			t.Errorf("the report does not note vLLM's chunked prefill (%q):\n%s", chunked, r.stdout)
 		}
 	}
 	if !strings.Contains(r.stdout, "no GPU metrics:") {
