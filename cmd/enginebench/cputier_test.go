@@ -82,9 +82,9 @@ func TestCPUTierRealEngines(t *testing.T) {
 		}
 	}
 	if len(engines) == 2 {
-		const chunked = "prefill in chunks: batches of more than 2 prompts of 16 tokens exceed max_num_batched_tokens=32"
+		const chunked = "prefill over several steps: batches of more than 2 prompts of 16 tokens exceed max_num_batched_tokens=32"
 		if !strings.Contains(r.stdout, chunked) {
-			t.Errorf("the report does not note vLLM's chunked prefill (%q):\n%s", chunked, r.stdout)
+			t.Errorf("the report does not note vLLM's prefill over several steps (%q):\n%s", chunked, r.stdout)
 		}
 	}
 	if !strings.Contains(r.stdout, "no GPU metrics:") {

@@ -172,19 +172,21 @@ func TestRunTwoEngines(t *testing.T) {
 // (max_num_batched_tokens) over several steps: the manifest and the report
 // say which batches, and how to prefill them in one; at a budget that holds
 // every batch they say nothing.
-func TestRunVLLMChunkedPrefillNote(t *testing.T) {
-	const note = "prefill in chunks: batches of more than 2 prompts of 12 tokens exceed max_num_batched_tokens=24"
+func TestRunVLLMMultiStepPrefillNote(t *testing.T) {
+	const note = "prefill over several steps: batches of more than 2 prompts of 12 tokens exceed max_num_batched_tokens=24"
 	tests := []struct {
-		name, budget string
-		want         bool
+		name, engineArgs string
+		want             bool
 	}{
-		{"the largest batch over the budget", "24", true},
-		{"every batch within it", "48", false},
+		{"the largest batch over the budget", "max_num_batched_tokens=24", true},
+		// Without chunking vLLM still takes whole prompts up to the budget a step.
+		{"over the budget, chunked prefill off", "max_num_batched_tokens=24, enable_chunked_prefill=False", true},
+		{"every batch within it", "max_num_batched_tokens=48", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "run")
-			r := enginebench(t, nil, runArgs(out, "--engine-arg", "vllm: max_num_batched_tokens="+tt.budget)...)
+			r := enginebench(t, nil, runArgs(out, "--engine-arg", "vllm: "+tt.engineArgs)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}

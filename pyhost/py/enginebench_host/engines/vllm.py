@@ -141,8 +141,8 @@ class VLLM(base.Adapter):
         notes = []
         if self.sampling_dropped:
             notes.append("this vLLM's SamplingParams lacks " + ", ".join(self.sampling_dropped))
-        note = _chunked_prefill_note(_get(self.engine, "llm_engine.vllm_config.scheduler_config"),
-                                     self.cfg.get("max_batch_size"), self.cfg.get("input_len"))
+        note = _multi_step_prefill_note(_get(self.engine, "llm_engine.vllm_config.scheduler_config"),
+                                        self.cfg.get("max_batch_size"), self.cfg.get("input_len"))
         if note:
             notes.append(note)
         return notes
@@ -157,21 +157,19 @@ class VLLM(base.Adapter):
         gc.collect()
 
 
-def _chunked_prefill_note(sc, max_batch, input_len):
-    """Says which batches vLLM prefills over several steps: with chunked
-    prefill, a step takes at most max_num_batched_tokens prompt tokens, so a
-    batch whose prompts hold more is prefilled in chunks, its requests' first
-    tokens a step or more apart (and a call of many such batches overlaps
-    them). Their figures are then not those of one prefill step per batch."""
+def _multi_step_prefill_note(sc, max_batch, input_len):
+    """Says which batches vLLM prefills over several steps: a step takes at
+    most max_num_batched_tokens prompt tokens, chunked prefill or not (without
+    it, whole prompts up to that budget), so a batch whose prompts hold more
+    has its requests' first tokens a step or more apart (and a call of many
+    such batches overlaps them). Their figures are then not those of one
+    prefill step per batch."""
     budget = getattr(sc, "max_num_batched_tokens", None)
-    chunked = getattr(sc, "enable_chunked_prefill", None)
-    if chunked is None:
-        chunked = getattr(sc, "chunked_prefill_enabled", None)
-    if not (budget and chunked and max_batch and input_len) or max_batch * input_len <= budget:
+    if not (budget and max_batch and input_len) or max_batch * input_len <= budget:
         return None
     fits = int(budget) // int(input_len)
-    return (f"prefill in chunks: batches of more than {fits} prompt{'s' if fits != 1 else ''} of {input_len} tokens exceed "
-            f"max_num_batched_tokens={budget}, so vLLM prefills them over several steps; "
+    return (f"prefill over several steps: batches of more than {fits} prompt{'s' if fits != 1 else ''} of {input_len} tokens "
+            f"exceed max_num_batched_tokens={budget}; "
             f"--engine-arg 'vllm: max_num_batched_tokens={int(max_batch) * int(input_len)}' prefills the largest batch in one")
 
 
