@@ -46,6 +46,14 @@
 #   CLI_REPS [4]     measured batches per side and pair: enginebench's --reps; the command's
 #                    --num-prompts = batch x CLI_REPS (max_num_seqs = batch: that many waves)
 #   CLI_BATCH_SIZES  batch sizes for the command [the largest of BATCH_SIZES]
+#   CLI_SIDE [enginebench]  who faces the command in the pairs: enginebench, or plain: a plain
+#                    Python script making enginebench's call in a fresh process
+#                    (anchor_vllm.py --mode stream, on the settings and prompts of one short
+#                    enginebench run made first, cli0): tells enginebench's host apart from
+#                    a plain Python process when enginebench and the command differ.
+#                    plain needs CONCURRENT=1 and one CLI batch size
+#   PLAIN_ENGINE [enginebench]  CLI_SIDE=plain: the plain script's engine settings, enginebench's
+#                    or the command's (command: a tokenizer, max_model_len + 16)
 #                    With CONCURRENT=1 a pair runs both at once: the command starts once
 #                    enginebench has measured its warm-up batch, and enginebench's side is
 #                    the batches it measured inside the command's timed call. Once the
@@ -116,6 +124,17 @@ CLI_BATCH_SIZES=${CLI_BATCH_SIZES:-$(tr ',' '\n' <<<"$BATCH_SIZES" | sort -n | t
 smallest_cli=$(tr ',' '\n' <<<"$CLI_BATCH_SIZES" | sort -n | head -n1)
 if ((smallest_cli > 16)); then cli_eb_extra=200; elif ((smallest_cli > 4)); then cli_eb_extra=600; else cli_eb_extra=1200; fi
 CLI_EB_REPS=${CLI_EB_REPS:-$((CLI_REPS + cli_eb_extra))}
+CLI_SIDE=${CLI_SIDE:-enginebench}
+case $CLI_SIDE in
+enginebench) ;;
+plain)
+	[ "$CONCURRENT" = 1 ] || die "CLI_SIDE=plain runs the plain script beside the command: set CONCURRENT=1"
+	[[ $CLI_BATCH_SIZES != *,* ]] || die "CLI_SIDE=plain: give one batch size in CLI_BATCH_SIZES (the script streams batches of one size)"
+	;;
+*) die "CLI_SIDE=$CLI_SIDE: give enginebench or plain" ;;
+esac
+PLAIN_ENGINE=${PLAIN_ENGINE:-enginebench}
+case $PLAIN_ENGINE in enginebench | command) ;; *) die "PLAIN_ENGINE=$PLAIN_ENGINE: give enginebench or command" ;; esac
 
 [ -x "$VENV_CPU/bin/python" ] || die "$VENV_CPU is missing: run \`make setup\` first"
 [ -f "$MODEL/config.json" ] || die "$MODEL is missing: run \`make setup\` first"
@@ -315,7 +334,27 @@ cli_anchor() {
 	phase "cli$1-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$2" --mode cli ${start_after:+--start-after "$start_after"} \
 		--cli-batch-sizes "$CLI_BATCH_SIZES" --cli-waves "$CLI_REPS" --tmp "$OUT/cli$1" --json "$OUT/cli$1/anchor_vllm_cli.json"
 }
-if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
+# cli_plain PAIR: the plain script in enginebench's place, on cli0's settings and prompts.
+cli_plain() {
+	mkdir -p "$OUT/cli$1/plain"
+	phase "cli$1-plain" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$OUT/cli0/enginebench" --mode stream \
+		--stream-batch-size "$CLI_BATCH_SIZES" --stream-engine "$PLAIN_ENGINE" --stream-reps "$CLI_EB_REPS" --stream-results "$OUT/cli$1/plain/results.jsonl" \
+		--json "$OUT/cli$1/plain/anchor_vllm_stream.json"
+}
+if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ] && [ "$CLI_SIDE" = plain ]; then
+	# The settings and prompts both sides read: one short enginebench run.
+	mkdir -p "$OUT/cli0"
+	cli_eb 0 1
+	for ((p = 1; p <= CLI_PAIRS; p++)); do
+		mkdir -p "$OUT/cli$p"
+		swap "cli$p-plain" "cli$p-anchor-vllm-cli"
+		stopped_rc=130 cli_plain "$p" &
+		plainpid=$!
+		start_after=$OUT/cli$p/plain/results.jsonl cli_anchor "$p" "$OUT/cli0/enginebench"
+		kill -INT "$(cat "$OUT/cli$p-plain.pid")" 2>/dev/null || true
+		wait "$plainpid"
+	done
+elif [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
 	for ((p = 1; p <= CLI_PAIRS; p++)); do
 		mkdir -p "$OUT/cli$p"
 		if [ "$CONCURRENT" = 1 ]; then
@@ -343,5 +382,5 @@ kill $monitor 2>/dev/null || true
 concurrent=()
 [ "$CONCURRENT" != 1 ] || concurrent=(--concurrent)
 "$PY" scripts/agreement_report.py "$OUT" --rounds "$ROUNDS" --cli-pairs "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" \
-	${concurrent[@]+"${concurrent[@]}"} --swap-period "$SWAP_PERIOD" --tolerance "$TOLERANCE" \
+	${concurrent[@]+"${concurrent[@]}"} --cli-side "$CLI_SIDE" --swap-period "$SWAP_PERIOD" --tolerance "$TOLERANCE" \
 	--max-other-cores "${MAX_OTHER_CORES:-0.10}" --min-clean "${MIN_CLEAN:-3}"

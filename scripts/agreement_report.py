@@ -2,13 +2,14 @@
 """The verdict of scripts/agreement.sh: reads one agreement directory and prints
 (and writes to OUT/agreement.txt) the table of enginebench against its anchors.
 
-    agreement_report.py OUT [--rounds N] [--cli-pairs N] [--concurrent] [--swap-period S]
-                            [--tolerance PCT] [--max-other-cores X] [--min-clean N]
+    agreement_report.py OUT [--rounds N] [--cli-pairs N] [--cli-side enginebench|plain] [--concurrent]
+                            [--swap-period S] [--tolerance PCT] [--max-other-cores X] [--min-clean N]
 
 OUT holds what agreement.sh wrote: roundR/enginebench (an enginebench run),
 roundR/anchor_transformers.json and roundR/anchor_vllm.json (the anchors on
 the same workload), cliP/enginebench and cliP/anchor_vllm_cli.json (the
-`vllm bench throughput` pairs), other_cpu.tsv (the CPU seconds other processes
+`vllm bench throughput` pairs; with --cli-side plain, cliP/plain instead of
+cliP/enginebench: a plain script's batches in the same form), other_cpu.tsv (the CPU seconds other processes
 took, sampled), phases.jsonl and uptime-start/end.txt.
 
 For each cell, diff is the median over rounds (pairs) of each round's
@@ -35,7 +36,10 @@ ANCHOR_NAMES = {
     ("transformers", "same prompts"): "plain python, same calls",
     ("vllm", "same prompts"): "vllm bench fn, same prompts",
     ("vllm", "CLI"): "vllm bench throughput CLI",
+    ("vllm (plain script)", "CLI"): "vllm bench throughput CLI",
 }
+# The engine column of the command's rows, by who faced it (--cli-side).
+CLI_ENGINE = {"enginebench": "vllm", "plain": "vllm (plain script)"}
 
 
 class OtherCPU:
@@ -108,9 +112,13 @@ def interval(e, a, n=2000, seed=1):
     return ds[int(0.025 * n)], ds[int(0.975 * n) - 1]
 
 
-def eb_rows(d):
-    """The rows of the enginebench run in d/enginebench."""
-    with open(os.path.join(d, "enginebench", "results.jsonl")) as f:
+def eb_rows(d, side="enginebench"):
+    """The rows of the enginebench run in d/enginebench (d/plain: the plain
+    script's, in the same form)."""
+    path = os.path.join(d, side, "results.jsonl")
+    if not os.path.exists(path):
+        sys.exit(f"agreement_report: {path} is missing: is --cli-side ({side}) the side agreement.sh ran (CLI_SIDE)?")
+    with open(path) as f:
         return [json.loads(line) for line in f]
 
 
@@ -159,16 +167,18 @@ class Samples:
                 t1 = c.get("ended_at", c["started_at"] + c["wall_s"])
                 self.add((engine, c["batch_size"], "same prompts"), "an", r, c["output_tokens"] / c["wall_s"], c["started_at"], t1)
 
-    def read_cli_pair(self, d, p, concurrent):
+    def read_cli_pair(self, d, p, concurrent, side="enginebench"):
         """Pair p of the command: per batch size, enginebench's measured batches
         as one figure (their output tokens over their summed wall time: what the
         command's one call of that many waves gives), against the command's
         output tokens/s. Both at once, agreement.sh stops enginebench (Ctrl-C)
         once the command has ended: the batch it interrupts is a row with an
         error, not a measurement. A failed batch among those that make
-        enginebench's side voids the pair."""
+        enginebench's side voids the pair. side "plain": a plain script's
+        batches (anchor_vllm.py --mode stream) face the command instead."""
         runs, failed = {}, {}
-        for x in eb_rows(d):
+        engine = CLI_ENGINE[side]
+        for x in eb_rows(d, side):
             if x["engine"] != "vllm" or x.get("warmup"):
                 continue
             if x.get("error"):
@@ -198,9 +208,9 @@ class Samples:
                 t0, t1 = min(x[0] for x in xs), max(x[1] for x in xs)
                 # A batch that failed among the ones that count voids the pair.
                 ok = ok and not any(f0 < t1 and f1 > t0 for f0, f1 in failed.get(bs, []))
-            self.add(("vllm", bs, "CLI"), "an", p, run["output_tokens_per_s"], c0, c1, ok)
+            self.add((engine, bs, "CLI"), "an", p, run["output_tokens_per_s"], c0, c1, ok)
             if xs:
-                self.add(("vllm", bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), t0, t1, ok)
+                self.add((engine, bs, "CLI"), "eb", p, sum(x[3] for x in xs) / sum(x[2] for x in xs), t0, t1, ok)
 
     def drop_unpaired(self):
         """Both sides at once: a repetition counts only if the other side was
@@ -267,15 +277,16 @@ def table(rows, tol):
     return "\n".join([line(hdr), "|" + "|".join("-" * (n + 2) for n in w) + "|"] + [line(r) for r in rows])
 
 
-def report(out, rounds, cli_pairs, concurrent, swap_period, tol, max_other, min_clean):
+def report(out, rounds, cli_pairs, concurrent, swap_period, tol, max_other, min_clean, cli_side="enginebench"):
     """The report's text and the exit status."""
     samples = Samples(OtherCPU(os.path.join(out, "other_cpu.tsv")), max_other)
     for r in range(1, rounds + 1):
         samples.read_round(os.path.join(out, f"round{r}"), r)
     for p in range(1, cli_pairs + 1):
-        samples.read_cli_pair(os.path.join(out, f"cli{p}"), p, concurrent)
+        samples.read_cli_pair(os.path.join(out, f"cli{p}"), p, concurrent, cli_side)
     dropped = samples.drop_unpaired() if concurrent else 0
     rows, verdicts = verdict_rows(samples, rounds, cli_pairs, tol, min_clean)
+    who = "enginebench's" if cli_side == "enginebench" else "the plain script's"
 
     text = table(rows, tol)
     text += ("\n\nthroughput = output tokens / time of one generate call; enginebench: wall_s (Go clock around the call, on the interpreter's thread);"
@@ -290,11 +301,14 @@ def report(out, rounds, cli_pairs, concurrent, swap_period, tol, max_other, min_
              "\nmachine's drift between rounds cancels; with a 95% cluster-bootstrap interval (rounds drawn with replacement,"
              "\nthen repetitions within each); PASS: the interval lies within the tolerance. pooled = the median of all"
              "\nenginebench repetitions / the median of all anchor repetitions - 1, for reference."
-             f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs; per round % = per pair): enginebench's measured batches"
+             f"\nThe CLI rows pair fresh processes ({cli_pairs} pairs; per round % = per pair): {who} measured batches"
              "\n(output tokens / summed wall_s) against one `vllm bench throughput` run after its warm-up batch (its own random"
              "\nprompts, same token counts, the batches as waves of one call); "
-             + ("both at once: enginebench's batches measured inside the command's timed call."
+             + (f"both at once: {who} batches measured inside the command's timed call."
                 if concurrent else "one after the other, in alternating order, each after one warm-up batch."))
+    if cli_side == "plain":
+        text += ("\nIn enginebench's place in the CLI rows: a plain Python script making enginebench's call in a fresh process"
+                 "\n(anchor_vllm.py --mode stream), on the settings and prompts of enginebench's run cli0.")
     shas = {x for x in samples.sha if x}
     same_workload = rounds == 0 or len(shas) == 1
     if rounds:
@@ -332,6 +346,8 @@ def main(argv=None):
     ap.add_argument("out", help="the agreement directory")
     ap.add_argument("--rounds", type=int, default=0, help="rounds of (enginebench, anchors) [0]")
     ap.add_argument("--cli-pairs", type=int, default=0, help="pairs of (enginebench, vllm bench throughput) [0]")
+    ap.add_argument("--cli-side", choices=sorted(CLI_ENGINE), default="enginebench",
+                    help="who faced the command: enginebench, or a plain script (cliP/plain) [enginebench]")
     ap.add_argument("--concurrent", action="store_true", help="the sides ran at the same time")
     ap.add_argument("--swap-period", type=float, default=0, help="swap_cores.py's period, 0 if it did not run [0]")
     ap.add_argument("--tolerance", type=float, default=3, help="per cent [3]")
@@ -342,7 +358,7 @@ def main(argv=None):
     ap.add_argument("--no-write", action="store_true", help="print only; do not write OUT/agreement.txt")
     args = ap.parse_args(argv)
     text, status, summary = report(args.out, args.rounds, args.cli_pairs, args.concurrent, args.swap_period,
-                                   args.tolerance, args.max_other_cores, args.min_clean)
+                                   args.tolerance, args.max_other_cores, args.min_clean, args.cli_side)
     print(text)
     if not args.no_write:
         with open(os.path.join(args.out, "agreement.txt"), "w") as f:

@@ -44,6 +44,19 @@ workload.json.
   beside enginebench (--start-after) can be matched with enginebench's batches
   measured at the same time.
 
+--mode stream: the plain script as one side of a pair with the command
+  (agreement.sh CLI_SIDE=plain), in enginebench's place: on an engine built
+  as in cells mode, enginebench's own call (as --call plain) on batches of
+  --stream-batch-size prompts, taken in turn from the workload's prompts
+  (prefix caching is off: a prompt seen before costs the same), one warm-up
+  batch, then --stream-reps batches or until SIGINT/SIGTERM (exit 130). Each
+  batch is appended to --stream-results and flushed as a row shaped like
+  enginebench's results.jsonl (engine, batch_size, rep, warmup, started_at in
+  RFC 3339, wall_s, token counts), so the command can start after the warm-up
+  (--start-after that file) and the report reads it as it reads enginebench's.
+  --stream-engine command builds the engine with the command's settings
+  instead (a tokenizer, --max-model-len + --cli-len-slack), as cli mode runs it.
+
 --mode styles: not an anchor but a look at what can set the two above apart
   from enginebench at small batches. On one engine built as in cells mode, it
   times vLLM calling styles interleaved (STYLES below: enginebench's call;
@@ -63,10 +76,12 @@ values, read from the manifest's command line.
 """
 
 import argparse
+import datetime
 import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -318,6 +333,77 @@ def run_cells(args, manifest, wl, rec):
     }
 
 
+def rfc3339(t):
+    """Unix seconds as an RFC 3339 UTC time, as enginebench's results.jsonl has them."""
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stream_row(bs, rep, warmup, started_at, wall_s, ptok, otok, out_len, sha):
+    """One batch of --mode stream as a row of enginebench's results.jsonl."""
+    return {"schema": 1, "engine": "vllm", "batch_size": bs, "rep": rep, "warmup": warmup,
+            "started_at": rfc3339(started_at), "wall_s": wall_s, "prompt_tokens": ptok, "output_tokens": otok,
+            "expected_output_tokens": bs * out_len, "workload_sha256": sha, "source": "anchor_vllm.py --mode stream"}
+
+
+def stream_batches(prompts, bs):
+    """Batches of bs prompts taken in turn from prompts, wrapping round, forever."""
+    if bs < 1 or len(prompts) < bs:
+        sys.exit(f"anchor_vllm: --stream-batch-size {bs}: the workload has {len(prompts)} prompts; give 1 to {len(prompts)}")
+    i = 0
+    while True:
+        if i + bs > len(prompts):
+            i = 0
+        yield prompts[i:i + bs]
+        i += bs
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM: the pair's command has ended."""
+
+
+def run_stream(args, manifest, wl, rec):
+    out_len = int(wl["spec"]["output_len"])
+    bs = args.stream_batch_size or max(wl["spec"]["batch_sizes"])
+    if int((rec.get("constructor_args") or {}).get("max_num_seqs", bs)) < bs:
+        sys.exit(f"anchor_vllm: --stream-batch-size {bs} exceeds the run's max_num_seqs: run enginebench with --batch-sizes {bs}")
+    batches = stream_batches(wl["prompts"], bs)
+
+    def stop(signum, frame):
+        raise Stopped()
+    # Set explicitly: a process started in the background by a shell inherits SIGINT
+    # ignored, and Python then leaves it so.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    as_command = args.stream_engine == "command"
+    llm, _, info = build_engine(rec, wl, as_command=as_command, len_slack=args.cli_len_slack if as_command else 0)
+    shared = adapter_sampling(manifest, out_len)
+    if args.start_after:
+        wait_for([args.start_after])
+    done = 0
+    try:
+        with open(args.stream_results, "a") as f:
+            for rep in range(-1, args.stream_reps):  # -1: the warm-up batch
+                batch = [{"prompt_token_ids": p} for p in next(batches)]
+                started_at = time.time()
+                t0 = time.perf_counter()
+                outs = llm.generate(batch, shared, use_tqdm=False)
+                elapsed = time.perf_counter() - t0
+                ptok, otok = token_counts(outs)
+                f.write(json.dumps(stream_row(bs, max(rep, 0), rep < 0, started_at, elapsed, ptok, otok, out_len,
+                                              wl.get("sha256"))) + "\n")
+                f.flush()
+                done += 1
+    except Stopped:
+        print(f"anchor_vllm: stopped after {done} batches", file=sys.stderr)
+        sys.exit(130)  # the batch under way is not written: it was cut short
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    shutdown(llm)
+    return {"anchor": "vllm-plain-generate-stream", "label": "plain python, same vllm calls", "engine_settings": args.stream_engine,
+            **info, "batches": done}
+
+
 # The calling styles --mode styles compares, in the order they are reported.
 # Every style runs the same W batches of B prompts; "enginebench" is the
 # adapter's own call. The first four make one generate call per batch,
@@ -558,7 +644,7 @@ def wait_for_engine_record(run_dir, timeout=600):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", help="an enginebench --out directory that ran --engine vllm")
-    ap.add_argument("--mode", choices=["cells", "cli", "styles"], default="cells")
+    ap.add_argument("--mode", choices=["cells", "cli", "stream", "styles"], default="cells")
     ap.add_argument("--call", choices=["bench-function", "plain"], default="bench-function",
                     help="cells mode: time each cell through the benchmark's function (default), or as a plain script "
                          "times enginebench's own call (llm.generate with one shared SamplingParams, no progress bar)")
@@ -570,6 +656,11 @@ def main():
                     help="cli mode: added to --max-model-len. The random dataset decodes its token IDs to text and "
                          "re-encodes them; with a small tokenizer a prompt can come out a few tokens longer, and "
                          "run_vllm asserts max_model_len >= prompt + output. The prompt tokens actually sent are reported.")
+    ap.add_argument("--stream-batch-size", type=int, default=0, help="stream mode: prompts a batch (default: the workload's largest batch)")
+    ap.add_argument("--stream-reps", type=int, default=1000, help="stream mode: measured batches, unless stopped first")
+    ap.add_argument("--stream-results", help="stream mode: append a row per batch here (needed)")
+    ap.add_argument("--stream-engine", choices=["enginebench", "command"], default="enginebench",
+                    help="stream mode: build the engine with enginebench's settings (default) or the command's")
     ap.add_argument("--styles", default=",".join(STYLES), help="styles mode: which styles to time (enginebench's call is always one)")
     ap.add_argument("--style-batch-size", type=int, default=0, help="styles mode: the batch size (default: the workload's first)")
     ap.add_argument("--style-output-len", type=int, default=0, help="styles mode: output tokens per request (default: the workload's)")
@@ -593,6 +684,8 @@ def main():
     with open(os.path.join(args.run_dir, "workload.json")) as f:
         wl = json.load(f)
     rec = vllm_engine_record(manifest)
+    if args.mode == "stream" and not args.stream_results:
+        sys.exit("anchor_vllm: --mode stream needs --stream-results FILE")
     if args.cli_waves < 1:
         sys.exit(f"anchor_vllm: --cli-waves {args.cli_waves}: give 1 or more")
     if not args.cli_batch_sizes:
@@ -603,11 +696,11 @@ def main():
     env.update(engine_env_from_manifest(manifest))
     set_env = {k: env[k] for k in sorted(set(ENGINEBENCH_VLLM_ENV) | set(engine_env_from_manifest(manifest)))}
 
-    if args.mode in ("cells", "styles"):
+    if args.mode in ("cells", "stream", "styles"):
         # Before vllm is imported: its envs module reads them lazily, but the
         # spawned engine core inherits os.environ.
         os.environ.update(set_env)
-        doc = (run_cells if args.mode == "cells" else run_styles)(args, manifest, wl, rec)
+        doc = {"cells": run_cells, "stream": run_stream, "styles": run_styles}[args.mode](args, manifest, wl, rec)
     else:
         if args.start_after:
             wait_for([args.start_after])

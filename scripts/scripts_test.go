@@ -161,6 +161,66 @@ func TestAgreementReportAnchorLabel(t *testing.T) {
 	}
 }
 
+// With a plain script in enginebench's place (CLI_SIDE=plain: cliP/plain
+// instead of cliP/enginebench) the command's rows are the same figures, named
+// for the plain script; asked for the side that did not run, the report says so.
+func TestAgreementReportPlainSide(t *testing.T) {
+	py := python(t)
+	run := filepath.Join(t.TempDir(), "run")
+	if err := os.CopyFS(run, os.DirFS("testdata/agreement/run")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"cli1", "cli2", "cli3"} {
+		if err := os.Rename(filepath.Join(run, p, "enginebench"), filepath.Join(run, p, "plain")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"agreement_report.py", run, "--rounds", "2", "--cli-pairs", "3", "--no-write", "--concurrent", "--swap-period", "0.05"}
+	out, _ := exec.Command(py, append(args, "--cli-side", "plain")...).Output() // exit status 1: the synthetic run has a FAIL
+	var cli []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if cols := strings.Split(line, "|"); len(cols) > 3 && strings.TrimSpace(cols[3]) == "vllm bench throughput CLI" {
+			cli = cols
+		}
+	}
+	if cli == nil || strings.TrimSpace(cli[1]) != "vllm (plain script)" || strings.TrimSpace(cli[8]) != "+2.1 +2.1 -" {
+		t.Errorf("the command's row is %q, want engine \"vllm (plain script)\" and pairs \"+2.1 +2.1 -\"\n%s", cli, out)
+	}
+	for _, want := range []string{"the plain script's batches measured inside the command's timed call",
+		"In enginebench's place in the CLI rows: a plain Python script"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	msg, err := exec.Command(py, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "is missing: is --cli-side (enginebench) the side agreement.sh ran (CLI_SIDE)?") {
+		t.Errorf("--cli-side enginebench on a plain run: %v\n%s", err, msg)
+	}
+}
+
+// The pure parts of anchor_vllm.py --mode stream: its rows read as
+// enginebench's do (the report parses their times back to the second), and
+// its batches go round the workload's prompts in turn.
+func TestAnchorVLLMStreamHelpers(t *testing.T) {
+	py := python(t)
+	const prog = `
+import anchor_vllm as a, agreement_report as r
+row = a.stream_row(4, 2, False, 1800000000.25, 1.5, 64, 32, 8, "ab")
+assert abs(r.epoch(row["started_at"]) - 1800000000.25) < 1e-5, row
+assert (row["batch_size"], row["rep"], row["warmup"], row["expected_output_tokens"], row["engine"]) == (4, 2, False, 32, "vllm"), row
+b = a.stream_batches(list(range(5)), 2)
+print([next(b) for _ in range(4)])
+`
+	cmd := exec.Command(py, "-c", prog)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), "[[0, 1], [2, 3], [0, 1], [2, 3]]"; got != want {
+		t.Errorf("batches %s, want %s", got, want)
+	}
+}
+
 // The pure parts of anchor_vllm.py --mode styles (it imports vLLM only inside
 // its run functions): the bootstrap interval is seeded and brackets the
 // median; the table shows every style with its figures; as_text cuts a
