@@ -49,7 +49,8 @@ workload.json.
   as in cells mode, enginebench's own call (as --call plain) on batches of
   --stream-batch-size prompts, taken in turn from the workload's prompts
   (prefix caching is off: a prompt seen before costs the same), one warm-up
-  batch, then --stream-reps batches or until SIGINT/SIGTERM (exit 130). Each
+  batch, then --stream-reps batches or until SIGINT/SIGTERM (exit 130, after
+  writing --json). Each
   batch is appended to --stream-results and flushed as a row shaped like
   enginebench's results.jsonl (engine, batch_size, rep, warmup, started_at in
   RFC 3339, wall_s, token counts), so the command can start after the warm-up
@@ -379,7 +380,7 @@ def run_stream(args, manifest, wl, rec):
     shared = adapter_sampling(manifest, out_len)
     if args.start_after:
         wait_for([args.start_after])
-    done = 0
+    done, stopped = 0, False
     try:
         with open(args.stream_results, "a") as f:
             for rep in range(-1, args.stream_reps):  # -1: the warm-up batch
@@ -394,14 +395,16 @@ def run_stream(args, manifest, wl, rec):
                 f.flush()
                 done += 1
     except Stopped:
+        # The batch under way is not written: it was cut short. main() exits 130.
         print(f"anchor_vllm: stopped after {done} batches", file=sys.stderr)
-        sys.exit(130)  # the batch under way is not written: it was cut short
+        stopped = True
     finally:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    shutdown(llm)
+    if not stopped:
+        shutdown(llm)
     return {"anchor": "vllm-plain-generate-stream", "label": "plain python, same vllm calls", "engine_settings": args.stream_engine,
-            **info, "batches": done}
+            **info, "batches": done, "stopped": stopped}
 
 
 # The calling styles --mode styles compares, in the order they are reported.
@@ -719,6 +722,8 @@ def main():
         print(table, end="")
     else:
         print(text)
+    if doc.get("stopped"):
+        sys.exit(130)
 
 
 if __name__ == "__main__":
