@@ -341,33 +341,24 @@ cli_plain() {
 		--stream-batch-size "$CLI_BATCH_SIZES" --stream-engine "$PLAIN_ENGINE" --stream-reps "$CLI_EB_REPS" --stream-results "$OUT/cli$1/plain/results.jsonl" \
 		--json "$OUT/cli$1/plain/anchor_vllm_stream.json"
 }
-if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ] && [ "$CLI_SIDE" = plain ]; then
-	# The settings and prompts both sides read: one short enginebench run.
-	mkdir -p "$OUT/cli0"
-	cli_eb 0 1
-	for ((p = 1; p <= CLI_PAIRS; p++)); do
-		mkdir -p "$OUT/cli$p"
-		swap "cli$p-plain" "cli$p-anchor-vllm-cli"
-		stopped_rc=130 cli_plain "$p" &
-		plainpid=$!
-		start_after=$OUT/cli$p/plain/results.jsonl cli_anchor "$p" "$OUT/cli0/enginebench"
-		kill -INT "$(cat "$OUT/cli$p-plain.pid")" 2>/dev/null || true
-		wait "$plainpid"
-	done
-elif [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
+if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
+	# CLI_SIDE=plain: the settings and prompts both sides read, from one short enginebench run.
+	if [ "$CLI_SIDE" = plain ]; then mkdir -p "$OUT/cli0" && cli_eb 0 1; fi
 	for ((p = 1; p <= CLI_PAIRS; p++)); do
 		mkdir -p "$OUT/cli$p"
 		if [ "$CONCURRENT" = 1 ]; then
-			# enginebench measures all through the command's run; the batches it
-			# measured during the command's timed call are its side of the pair.
-			# Once the command has ended, Ctrl-C stops enginebench (exit status 130):
-			# the rest of its batches would only lengthen the pair.
-			swap "cli$p-enginebench" "cli$p-anchor-vllm-cli"
-			stopped_rc=130 cli_eb "$p" "$CLI_EB_REPS" &
-			ebpid=$!
-			start_after=$OUT/cli$p/enginebench/results.jsonl cli_anchor "$p" "$OUT/cli$p/enginebench"
-			kill -INT "$(cat "$OUT/cli$p-enginebench.pid")" 2>/dev/null || true
-			wait "$ebpid"
+			# The side (enginebench, or the plain script) measures all through the
+			# command's run; the batches it measured during the command's timed call
+			# are its side of the pair. Once the command has ended, Ctrl-C stops it
+			# (exit status 130): the rest of its batches would only lengthen the pair.
+			settings=$OUT/cli$p/enginebench
+			[ "$CLI_SIDE" = enginebench ] || settings=$OUT/cli0/enginebench
+			swap "cli$p-$CLI_SIDE" "cli$p-anchor-vllm-cli"
+			if [ "$CLI_SIDE" = plain ]; then stopped_rc=130 cli_plain "$p" & else stopped_rc=130 cli_eb "$p" "$CLI_EB_REPS" & fi
+			sidepid=$!
+			start_after=$OUT/cli$p/$CLI_SIDE/results.jsonl cli_anchor "$p" "$settings"
+			kill -INT "$(cat "$OUT/cli$p-$CLI_SIDE.pid")" 2>/dev/null || true
+			wait "$sidepid"
 		elif ((p % 2 == 1)); then
 			cli_eb "$p" "$CLI_REPS"; cli_anchor "$p" "$OUT/cli$p/enginebench"
 		else

@@ -32,14 +32,13 @@ import random
 import statistics
 import sys
 
+# The engine column of the command's rows, by who faced it (--cli-side).
+CLI_ENGINE = {"enginebench": "vllm", "plain": "vllm (plain script)"}
 ANCHOR_NAMES = {
     ("transformers", "same prompts"): "plain python, same calls",
     ("vllm", "same prompts"): "vllm bench fn, same prompts",
-    ("vllm", "CLI"): "vllm bench throughput CLI",
-    ("vllm (plain script)", "CLI"): "vllm bench throughput CLI",
+    **{(engine, "CLI"): "vllm bench throughput CLI" for engine in CLI_ENGINE.values()},
 }
-# The engine column of the command's rows, by who faced it (--cli-side).
-CLI_ENGINE = {"enginebench": "vllm", "plain": "vllm (plain script)"}
 
 
 class OtherCPU:

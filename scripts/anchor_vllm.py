@@ -281,6 +281,16 @@ def adapter_sampling(manifest, out_len):
     return SamplingParams(max_tokens=out_len, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], detokenize=False)
 
 
+def plain_generate(llm, prompts, sampling):
+    """enginebench's call on token-ID prompts, timed as a plain script times it:
+    (wall-clock start, perf_counter seconds around the call alone, outputs)."""
+    batch = [{"prompt_token_ids": p} for p in prompts]
+    started_at = time.time()
+    t0 = time.perf_counter()
+    outs = llm.generate(batch, sampling, use_tqdm=False)
+    return started_at, time.perf_counter() - t0, outs
+
+
 def run_cells(args, manifest, wl, rec):
     from vllm.benchmarks import throughput as T
     from vllm.benchmarks.datasets import SampleRequest
@@ -297,13 +307,10 @@ def run_cells(args, manifest, wl, rec):
     cells = []
     for cell in wl["cells"]:
         bs, first = int(cell["batch_size"]), int(cell["first"])
-        started_at = time.time()
         if args.call == "plain":
-            batch = [{"prompt_token_ids": p} for p in prompts[first:first + bs]]
-            t0 = time.perf_counter()
-            outs = llm.generate(batch, shared, use_tqdm=False)
-            elapsed = time.perf_counter() - t0
+            started_at, elapsed, outs = plain_generate(llm, prompts[first:first + bs], shared)
         else:
+            started_at = time.time()
             reqs = [SampleRequest(prompt={"prompt_token_ids": p}, prompt_len=len(p), expected_output_len=out_len)
                     for p in prompts[first:first + bs]]
             elapsed, outs = T._run_vllm_requests(llm, reqs, n=1, disable_detokenize=bargs.disable_detokenize,
@@ -384,11 +391,7 @@ def run_stream(args, manifest, wl, rec):
     try:
         with open(args.stream_results, "a") as f:
             for rep in range(-1, args.stream_reps):  # -1: the warm-up batch
-                batch = [{"prompt_token_ids": p} for p in next(batches)]
-                started_at = time.time()
-                t0 = time.perf_counter()
-                outs = llm.generate(batch, shared, use_tqdm=False)
-                elapsed = time.perf_counter() - t0
+                started_at, elapsed, outs = plain_generate(llm, next(batches), shared)
                 ptok, otok = token_counts(outs)
                 f.write(json.dumps(stream_row(bs, max(rep, 0), rep < 0, started_at, elapsed, ptok, otok, out_len,
                                               wl.get("sha256"))) + "\n")
