@@ -1,7 +1,7 @@
 # enginebench: build, set up, test, demo.
 #
-#   make demo      set up on a fresh machine, then the main job: transformers and
-#                  the real vLLM (its CPU build) on a tiny model built locally
+#   make demo      set up on a fresh machine, then the main job: the real vLLM and
+#                  SGLang (their CPU paths) and transformers on a tiny model built locally
 #   make test      set up, then every test (Go, embedded Python on the fake
 #                  engines, and the real engines on CPU)
 #   make test-gpu  the GPU tier, for machines with an NVIDIA GPU (see README)
@@ -16,19 +16,20 @@ export CGO_CFLAGS ?= -O2 -Wno-deprecated-declarations
 
 VENV_CPU  := .venv/cpu
 VENV_VLLM := .venv/vllm-cpu
+VENV_SGLANG := .venv/sglang-cpu
 MODEL     := .cache/tiny-llama
-# Both venvs share torch and most wheels: download them once.
+# The venvs share torch and most wheels: download them once.
 export SETUP_VENV_WHEELHOUSE ?= $(HOME)/.cache/enginebench/wheels
 
 # The CPU-tier tests and the demo find the real engines here.
 CPU_TIER_ENV := ENGINEBENCH_CPU_VENV=$(CURDIR)/$(VENV_CPU) ENGINEBENCH_VLLM_CPU_VENV=$(CURDIR)/$(VENV_VLLM) \
-	ENGINEBENCH_TINY_MODEL=$(CURDIR)/$(MODEL)
+	ENGINEBENCH_SGLANG_CPU_VENV=$(CURDIR)/$(VENV_SGLANG) ENGINEBENCH_TINY_MODEL=$(CURDIR)/$(MODEL)
 
 # vLLM's CPU backend: a 1 GiB KV cache (its default reserves 92% of RAM), and
 # no pinning of OpenMP threads to cores on a small shared machine.
 VLLM_CPU_ENV := --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind'
 
-.PHONY: all build setup venv-cpu venv-vllm model test test-go test-gpu demo lint vet fmt bench agreement clean
+.PHONY: all build setup venv-cpu venv-vllm venv-sglang model test test-go test-gpu demo lint vet fmt bench agreement clean
 
 all: build
 
@@ -36,13 +37,18 @@ build:
 	CGO_ENABLED=1 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/enginebench
 
 # Set-up is idempotent: a second run installs nothing (stamp files).
-setup: build venv-cpu venv-vllm model
+setup: build venv-cpu venv-vllm venv-sglang model
 
 venv-cpu:
 	PYTHON=$(PYTHON) scripts/setup-venv.sh $(VENV_CPU) requirements.txt >/dev/null
 
 venv-vllm:
 	PYTHON=$(PYTHON) scripts/setup-venv.sh $(VENV_VLLM) requirements-vllm-cpu.txt >/dev/null
+
+# After venv-vllm: the SGLang lock holds all of vLLM's wheels, so the shared
+# wheelhouse already has them.
+venv-sglang: venv-vllm
+	PYTHON=$(PYTHON) scripts/setup-venv.sh $(VENV_SGLANG) requirements-sglang-cpu.txt >/dev/null
 
 model: venv-cpu
 	$(VENV_CPU)/bin/python scripts/build_tiny_model.py --out $(MODEL)
@@ -74,8 +80,10 @@ fmt:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The seed's two engines compared, transformers beside them as the reference;
+# the ratio table divides by vLLM (the first engine).
 demo: setup
-	$(BIN) run --engine transformers=$(VENV_CPU) --engine vllm=$(VENV_VLLM) $(VLLM_CPU_ENV) \
+	$(BIN) run --engine vllm=$(VENV_VLLM) --engine sglang=$(VENV_SGLANG) --engine transformers=$(VENV_CPU) $(VLLM_CPU_ENV) \
 		--model $(MODEL) --batch-sizes 1,4,16 --input-len 64 --output-len 64 --reps 3 --warmup 1 \
 		--out results/demo-$$(date +%Y%m%d-%H%M%S)
 

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,6 +21,7 @@ const (
 	summaryJSON = "summary.json"
 	chartSVG    = "throughput.svg"
 	chartPDF    = "throughput.pdf"
+	parityJSON  = "parity.json"
 )
 
 func reportCommand() *cli.Command {
@@ -29,6 +32,7 @@ func reportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json"},
 			&cli.StringFlag{Name: "chart", Usage: "also draw throughput against batch size to `FILE` (.svg, .pdf, .png)"},
+			&cli.StringFlag{Name: "baseline", Usage: "engine `NAME` the ratio table divides by (default: the run's --baseline, else its first engine)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -37,6 +41,16 @@ func reportCommand() *cli.Command {
 			m, rows, err := readRun(c.Args().First())
 			if err != nil {
 				return usageError("%v", err)
+			}
+			if b := c.String("baseline"); b != "" {
+				var names []string
+				for _, e := range m.Engines {
+					names = append(names, e.Name)
+				}
+				if !slices.Contains(names, b) {
+					return usageError("--baseline %s: the run has no such engine (it has %s)", b, strings.Join(names, ", "))
+				}
+				m.Baseline = b
 			}
 			if path := c.String("chart"); path != "" {
 				if err := report.Chart(path, m, rows); err != nil {
@@ -82,6 +96,7 @@ func writeReport(stdout io.Writer, out string) error {
 		{runner.ReportFile, func(w io.Writer) error { return report.Table(io.MultiWriter(stdout, w), m, rows) }},
 		{summaryCSV, func(w io.Writer) error { return report.CSV(w, m, rows) }},
 		{summaryJSON, func(w io.Writer) error { return report.JSON(w, m, rows) }},
+		{parityJSON, func(w io.Writer) error { return report.ParityJSON(w, m, rows) }},
 	}
 	for _, o := range outputs {
 		f, err := os.Create(filepath.Join(out, o.name))

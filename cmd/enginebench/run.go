@@ -54,6 +54,7 @@ func runCommand() *cli.Command {
 			&cli.DurationFlag{Name: "sample-interval", Value: 50 * time.Millisecond, Usage: "GPU and host sampling interval"},
 			&cli.StringFlag{Name: "gpus", Usage: "GPUs to sample: NVML indexes or UUIDs, e.g. 0,1 (default: all, or CUDA_VISIBLE_DEVICES)"},
 			&cli.BoolFlag{Name: "require-gpu", Usage: "fail when there are no GPU metrics"},
+			&cli.StringFlag{Name: "baseline", Usage: "engine `NAME` the ratio table divides by (default: the first --engine)"},
 		},
 		Action: runAction,
 	}
@@ -68,6 +69,7 @@ type runConfig struct {
 	out      string
 	resume   bool
 	gpus     []string
+	baseline string
 }
 
 func runAction(c *cli.Context) error {
@@ -172,6 +174,12 @@ func parseRunFlags(c *cli.Context) (*runConfig, error) {
 		errs = append(errs, err)
 	}
 	rc.engines = engines
+	rc.baseline = strings.TrimSpace(c.String("baseline"))
+	if rc.baseline != "" && len(engines) > 0 {
+		if err := checkBaseline(rc.baseline, engines); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if model != nil {
 		rc.spec = workload.Spec{
 			Seed:       c.Int64("seed"),
@@ -261,6 +269,18 @@ func parseEngines(ctx context.Context, values []string, args map[string]json.Raw
 	return out, errors.Join(errs...)
 }
 
+// checkBaseline refuses a --baseline that names none of the run's engines.
+func checkBaseline(name string, engines []runner.Engine) error {
+	names := make([]string, len(engines))
+	for i, e := range engines {
+		if e.Name == name {
+			return nil
+		}
+		names[i] = e.Name
+	}
+	return fmt.Errorf("--baseline %s: not among the --engine values (%s); name one of them", name, strings.Join(names, ", "))
+}
+
 // parseEngineEnv parses 'NAME: KEY=VALUE' values.
 func parseEngineEnv(values []string) (map[string]map[string]string, error) {
 	out := map[string]map[string]string{}
@@ -347,6 +367,7 @@ func newManifest(c *cli.Context, rc *runConfig, wl *workload.Workload) *results.
 			VocabSize: rc.spec.VocabSize, ExcludedTokens: wl.Spec.Exclude,
 		},
 		Sampling: results.Sampling{Temperature: rc.sampling.Temperature, TopP: rc.sampling.TopP, Seed: rc.sampling.Seed, IgnoreEOS: true},
+		Baseline: rc.baseline,
 	}
 	if m.Workload.ExcludedTokens == nil {
 		m.Workload.ExcludedTokens = []int{}

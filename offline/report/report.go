@@ -144,6 +144,9 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	if err := ratioTable(w, m, cells); err != nil {
 		return err
 	}
+	if err := parityTable(w, m, rows); err != nil {
+		return err
+	}
 	if err := resourceTable(w, m, cells); err != nil {
 		return err
 	}
@@ -159,16 +162,20 @@ func newTable(w io.Writer) *tablewriter.Table {
 	)
 }
 
-// ratioTable compares each engine with the first one, per batch size, on
-// median output tokens per second.
+// ratioTable compares each engine with the baseline (by default the first
+// engine), per batch size, on median output tokens per second.
 func ratioTable(w io.Writer, m *results.Manifest, cells []Cell) error {
 	if len(m.Engines) < 2 {
 		return nil
 	}
-	base := m.Engines[0].Name
+	base := m.BaselineEngine()
 	header := []any{"batch"}
-	for _, e := range m.Engines[1:] {
-		header = append(header, fmt.Sprintf("%s ÷ %s", e.Name, base))
+	var others []results.Engine
+	for _, e := range m.Engines {
+		if e.Name != base {
+			others = append(others, e)
+			header = append(header, fmt.Sprintf("%s ÷ %s", e.Name, base))
+		}
 	}
 	idx := map[string]Cell{}
 	for _, c := range cells {
@@ -180,7 +187,7 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []Cell) error {
 	for _, bs := range m.Workload.BatchSizes {
 		row := []any{bs}
 		b := idx[fmt.Sprintf("%s/%d", base, bs)]
-		for _, e := range m.Engines[1:] {
+		for _, e := range others {
 			c := idx[fmt.Sprintf("%s/%d", e.Name, bs)]
 			if len(b.Rows) == 0 || len(c.Rows) == 0 || b.OutputTPS.Median == 0 {
 				row = append(row, "—")

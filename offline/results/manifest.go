@@ -26,6 +26,23 @@ type Manifest struct {
 	// GPU describes the driver and devices, or why there are no GPU metrics.
 	GPU     gpu.SystemInfo `json:"gpu"`
 	Engines []Engine       `json:"engines"`
+	// Baseline is the engine the report's ratio table divides by; empty
+	// means the first engine.
+	Baseline string `json:"baseline,omitempty"`
+}
+
+// BaselineEngine is the engine the ratio table divides by: Baseline when it
+// names one of the run's engines, else the first engine.
+func (m *Manifest) BaselineEngine() string {
+	for _, e := range m.Engines {
+		if e.Name == m.Baseline {
+			return e.Name
+		}
+	}
+	if len(m.Engines) == 0 {
+		return ""
+	}
+	return m.Engines[0].Name
 }
 
 // Tool identifies the enginebench build.
@@ -106,6 +123,9 @@ type Engine struct {
 	// Error says why the engine failed, with its exit status or signal.
 	Error   string `json:"error,omitempty"`
 	LogFile string `json:"log_file"`
+	// WorkerPID is the process ID of the engine's last worker, also the
+	// ID of its process group (every engine child is in that group).
+	WorkerPID int `json:"worker_pid,omitempty"`
 	// Python is the interpreter the worker embedded.
 	Python        string `json:"python"`
 	PythonVersion string `json:"python_version,omitempty"`
@@ -121,7 +141,7 @@ type Engine struct {
 	ConstructorArgs map[string]any `json:"constructor_args,omitempty"`
 	// Reservation is the engine's memory reservation setting, by its own
 	// name (vLLM gpu_memory_utilization or kv_cache_memory_bytes, SGLang
-	// mem_fraction_static).
+	// mem_fraction_static on a GPU, max_total_tokens on a CPU).
 	Reservation map[string]any `json:"reservation,omitempty"`
 	// KVCacheTokens is the KV-cache capacity in tokens the engine reports.
 	KVCacheTokens *int64 `json:"kv_cache_tokens"`

@@ -59,7 +59,16 @@ type Request struct {
 	// Timings are the engine's own per-request timings in seconds, named
 	// as the engine names them (vLLM RequestStateStats, SGLang meta_info).
 	Timings map[string]float64 `json:"timings,omitempty"`
+	// OutputIDs are the token IDs the engine returned, kept for the first
+	// measured repetition of each batch size only (KeepsOutputIDs): the
+	// output-parity check compares them across engines.
+	OutputIDs []int `json:"output_ids,omitempty"`
 }
+
+// KeepsOutputIDs reports whether a cell's rows carry the returned token IDs:
+// the first measured repetition of each batch size. Every engine runs that
+// cell on the same prompts, so their outputs can be compared token by token.
+func KeepsOutputIDs(rep int, warmup bool) bool { return rep == 0 && !warmup }
 
 // Row is one generate call: one (engine, batch size, repetition) cell.
 type Row struct {

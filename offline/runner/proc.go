@@ -8,9 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/enginebench/enginebench/offline/engine"
 	"github.com/enginebench/enginebench/offline/protocol"
 )
 
@@ -37,6 +40,9 @@ type proc struct {
 	events  chan eventOrErr
 	exited  chan struct{}
 	waitErr error
+	// killed is set once the parent kills the worker's group, so a SIGKILL
+	// it sent is never taken for the engine's own.
+	killed atomic.Bool
 }
 
 type eventOrErr struct {
@@ -55,8 +61,10 @@ type WorkerError struct {
 	What string
 	// Failed is the worker's own report, when it sent one.
 	Failed *protocol.FailedEvent
-	// LogTail is the end of the worker's log.
+	// LogTail is the end of the worker's log, or, when LogWhy is set, the
+	// log lines that say why the engine ended the worker.
 	LogTail string
+	LogWhy  bool
 	LogPath string
 }
 
@@ -70,7 +78,10 @@ func (e *WorkerError) Error() string {
 	if e.Failed != nil && e.Failed.Traceback != "" {
 		fmt.Fprintf(&b, "\n%s", indent(lastLines(e.Failed.Traceback, 15)))
 	}
-	if e.LogTail != "" {
+	switch {
+	case e.LogTail != "" && e.LogWhy:
+		fmt.Fprintf(&b, "\nwhy, in %s:\n%s", e.LogPath, indent(e.LogTail))
+	case e.LogTail != "":
 		fmt.Fprintf(&b, "\nlast lines of %s:\n%s", e.LogPath, indent(e.LogTail))
 	}
 	return b.String()
@@ -187,7 +198,31 @@ func (p *proc) died() *WorkerError {
 		p.kill()
 		<-p.exited
 	}
-	return &WorkerError{Engine: p.engine, What: exitStatus(p.waitErr), LogTail: tailFile(p.logPath, 20), LogPath: p.logPath}
+	we := &WorkerError{Engine: p.engine, What: exitStatus(p.waitErr), LogTail: tailFile(p.logPath, 20), LogPath: p.logPath}
+	if sig, ok := signalOf(p.waitErr); ok && !p.killed.Load() {
+		// An engine that kills itself leaves its reason in the log, often
+		// above pages of warnings: show those lines, not the last ones.
+		if e, err := engine.Lookup(p.engine); err == nil {
+			if says, lines := e.ExplainExit(sig, tailFile(p.logPath, 2000)); says != "" {
+				we.What = says + "; " + we.What
+				if len(lines) > 0 {
+					we.LogTail, we.LogWhy = strings.Join(lines, "\n"), true
+				}
+			}
+		}
+	}
+	return we
+}
+
+// signalOf returns the signal that ended a worker, if one did.
+func signalOf(err error) (int, bool) {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return int(ws.Signal()), true
+		}
+	}
+	return 0, false
 }
 
 // interrupt asks the worker to stop what it is doing (SIGINT: its Go
@@ -198,6 +233,7 @@ func (p *proc) interrupt() {
 
 // kill ends the worker's whole process group.
 func (p *proc) kill() {
+	p.killed.Store(true)
 	if p.cmd.Process != nil {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}

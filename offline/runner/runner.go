@@ -266,6 +266,7 @@ func (c *Config) runEngine(ctx context.Context, e Engine, m *results.Engine, cel
 		return &WorkerError{Engine: e.Name, What: err.Error()}, nil
 	}
 	defer p.shutdown(c.grace())
+	m.WorkerPID = p.cmd.Process.Pid
 	c.progress("[%s] loading %s", e.Name, c.Model)
 	if err := p.send(protocol.Request{Type: protocol.TypeLoad, Load: c.loadRequest(e, false)}); err != nil {
 		return asWorkerError(err, e.Name), nil

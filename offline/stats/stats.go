@@ -103,6 +103,16 @@ func Summarize(xs []float64) (Summary, error) {
 	return s, nil
 }
 
+// Median returns the median of xs, which it does not modify, with the same
+// errors as Summarize and none of its bootstrap work.
+func Median(xs []float64) (float64, error) {
+	sorted, err := sortedCopy(xs)
+	if err != nil {
+		return 0, err
+	}
+	return median(sorted), nil
+}
+
 // A Ratio compares two samples: median(a) / median(b), e.g. the speed-up of
 // one engine over another.
 type Ratio struct {

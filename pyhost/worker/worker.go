@@ -318,7 +318,8 @@ func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *results.Row {
 	overhead := row.WallS - out.EngineS
 	row.HostOverheadS = &overhead
 	var col collected
-	if err := w.host.CallJSON(ctx, w.module, "collect", nil, &col); err != nil {
+	keep := map[string]bool{"keep_ids": results.KeepsOutputIDs(c.Rep, c.Warmup)}
+	if err := w.host.CallJSON(ctx, w.module, "collect", keep, &col); err != nil {
 		row.Error = "collecting the batch's outputs: " + describe(err)
 	}
 	row.Detail = col.Requests

@@ -154,12 +154,20 @@ class Adapter(abc.ABC):
         self.last = (first, count, outputs)
         return {"engine_s": engine_s}
 
-    def collect(self, _):
+    def collect(self, arg):
+        """The last batch's per-request counts. With keep_ids, each request
+        also carries the token IDs the engine returned (the output-parity
+        check compares them across engines); without, they are dropped here,
+        so results stay small."""
         if self.last is None:
             return {"requests": []}
         first, count, outputs = self.last
         self.last = None
-        return {"requests": self._engine_collect(first, count, outputs)}
+        reqs = self._engine_collect(first, count, outputs)
+        if not (arg or {}).get("keep_ids"):
+            for r in reqs:
+                r.pop("output_ids", None)
+        return {"requests": reqs}
 
     def close(self, _):
         if self.engine is not None:
@@ -187,6 +195,7 @@ class Adapter(abc.ABC):
     def validate(self, kwargs):
         valid, where = self._engine_valid_kwargs()
         check_kwargs(self.name, kwargs, valid, where)
+        self._engine_check(kwargs)
 
     # --- hooks --------------------------------------------------------------
 
@@ -218,7 +227,13 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def _engine_collect(self, first, count, outputs):
-        """See the module docstring."""
+        """Per-request dicts: index, prompt_tokens, output_tokens,
+        cached_tokens, finish_reason, optional timings, and output_ids (the
+        returned token IDs, a list of ints)."""
+
+    def _engine_check(self, kwargs):
+        """Engine-specific checks of the final keyword arguments, run in the
+        pre-flight before any model loads; raise ConfigError."""
 
     def _engine_effective_config(self):
         return {}

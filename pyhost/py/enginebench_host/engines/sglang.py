@@ -1,11 +1,28 @@
 """SGLang through its offline API: sglang.Engine(...).generate(input_ids=...).
 
-The in-process Engine is SGLang's faithful offline path: its frontend
-run_batch needs an HTTP endpoint. One generate call takes the whole batch,
-as SGLang's own bench_offline_throughput does.
+One generate call takes the whole batch, as SGLang's own
+bench_offline_throughput does.
+
+On a machine without CUDA the adapter runs SGLang's plain-PyTorch path:
+device="cpu", attention_backend="torch_native" (every layer's forward_native),
+no CUDA graphs, and a KV pool sized from what the sweep needs. The
+environment variable SGLANG_USE_CPU_ENGINE stays unset: it selects SGLang's
+official CPU path, whose operators live in sgl_kernel CPU builds that no PyPI
+package holds (the import fails), while the plain path needs none.
 """
 
+import os
+
 from . import base
+
+# SGLang refuses a prompt of max_req_input_len = min(context_len - 1,
+# kv_tokens - 1) - 5 tokens or more, and clamps max_new_tokens to
+# max_req_len - prompt - 1 (srt/managers/tp_worker.py, managers/utils.py).
+# Hence: input <= context - 7 and input + output <= context - 2.
+_INPUT_MARGIN = 7
+_TOTAL_MARGIN = 2
+# The tool's context length: input + output + this margin covers both rules.
+_CONTEXT_MARGIN = 8
 
 
 class SGLang(base.Adapter):
@@ -16,7 +33,11 @@ class SGLang(base.Adapter):
             import sglang  # noqa: F401
             from sglang.srt.server_args import ServerArgs  # noqa: F401
         except ImportError as exc:
-            raise base.ConfigError(f"cannot import sglang here: {exc}; install sglang in this python, or pass --engine sglang=PYTHON") from exc
+            raise base.ConfigError(
+                f"cannot import sglang here: {exc}; install sglang in this python "
+                "(for the CPU tier: scripts/setup-venv.sh .venv/sglang-cpu requirements-sglang-cpu.txt), "
+                "or pass --engine sglang=PYTHON with a python that has it"
+            ) from exc
 
     def _engine_versions(self):
         import sglang
@@ -28,16 +49,28 @@ class SGLang(base.Adapter):
 
         return base.field_names(ServerArgs)
 
+    def _on_cpu(self, cfg):
+        """True when SGLang will run on the CPU: the user said device="cpu",
+        or said no device and torch sees no CUDA device."""
+        device = (cfg.get("user_args") or {}).get("device")
+        if device is not None:
+            return str(device) == "cpu"
+        try:
+            import torch
+        except ImportError:
+            return False
+        return not torch.cuda.is_available()
+
     def _engine_tool_kwargs(self, cfg):
+        context = cfg["max_model_len"] + _CONTEXT_MARGIN
         kw = {
             "model_path": cfg["model"],
             "dtype": cfg["dtype"],
             "random_seed": cfg["seed"],
             # SGLang refuses a prompt within a few tokens of its context
-            # length (it keeps room for special tokens) and clamps
-            # max_new_tokens to fit: give it a margin so the fixed output
-            # length is never cut.
-            "context_length": cfg["max_model_len"] + 8,
+            # length and clamps max_new_tokens to fit: give it a margin so the
+            # fixed output length is never cut.
+            "context_length": context,
             # The concurrency cap must admit the largest batch in one go.
             "max_running_requests": cfg["max_batch_size"],
             # Fresh prompts never share a prefix; the radix cache would match
@@ -47,6 +80,15 @@ class SGLang(base.Adapter):
             "skip_tokenizer_init": True,
             "log_level": "error",
         }
+        if self._on_cpu(cfg):
+            kw["device"] = "cpu"
+            kw["attention_backend"] = "torch_native"
+            kw["disable_cuda_graph"] = True
+            # On CPU, mem_fraction_static is a fraction of free RAM (0.85
+            # would take ~17 GiB of a 24 GiB machine): size the KV pool from
+            # what the sweep needs instead, the largest batch at full context.
+            kw["max_total_tokens"] = max(cfg["max_batch_size"], 1) * context
+            return kw
         # Decode batches above the largest captured CUDA graph run eagerly (a
         # performance cliff); capture up to the sweep's largest batch, as
         # SGLang's bench_one_batch does. The name moved between releases.
@@ -60,6 +102,47 @@ class SGLang(base.Adapter):
     def _engine_valid_kwargs(self):
         return self._fields(), "sglang.srt.server_args.ServerArgs"
 
+    def _engine_check(self, kwargs):
+        cfg = self.cfg
+        if os.environ.get("SGLANG_USE_CPU_ENGINE", "").lower() in ("1", "true", "yes"):
+            try:
+                import sgl_kernel  # noqa: F401
+            except Exception as exc:  # noqa: BLE001 - any import failure means the same
+                raise base.ConfigError(
+                    f"SGLANG_USE_CPU_ENGINE is set, but SGLang's CPU engine needs sgl_kernel's CPU operators ({exc}); "
+                    "no PyPI package has them: drop --engine-env 'sglang: SGLANG_USE_CPU_ENGINE=...' "
+                    "(enginebench runs SGLang's plain-PyTorch path on CPU), or build sgl-kernel's CPU operators from SGLang's source"
+                ) from exc
+        input_len, output_len = int(cfg["input_len"]), int(cfg["output_len"])
+        context = kwargs.get("context_length")
+        if context is not None:
+            context = int(context)
+            if input_len > context - _INPUT_MARGIN or input_len + output_len > context - _TOTAL_MARGIN:
+                raise base.ConfigError(
+                    f"SGLang at context_length={context} refuses prompts of {context - _INPUT_MARGIN + 1}+ tokens and cuts outputs "
+                    f"past {context - _TOTAL_MARGIN} tokens in all, and this sweep has {input_len} + {output_len}: "
+                    f"raise --engine-arg 'sglang: context_length=...' to at least {input_len + output_len + _CONTEXT_MARGIN}, "
+                    "or drop it (the tool then sets input + output + 8)"
+                )
+            derived = _model_context_length(kwargs.get("model_path"))
+            allow = os.environ.get("SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN", "").lower() in ("1", "true", "yes")
+            if derived is not None and context > derived and not allow:
+                raise base.ConfigError(
+                    f"SGLang needs context_length={context} for {input_len}-token prompts and {output_len} output tokens "
+                    f"(input + output + {_CONTEXT_MARGIN}: it refuses prompts within a few tokens of it), "
+                    f"above the model's own context length {derived}, which SGLang refuses: "
+                    f"shorten --input-len or --output-len by {context - derived}, "
+                    "or allow it with --engine-env 'sglang: SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1'"
+                )
+        pool = kwargs.get("max_total_tokens")
+        if pool is not None and int(pool) < input_len + output_len + _TOTAL_MARGIN:
+            raise base.ConfigError(
+                f"SGLang's KV pool max_total_tokens={pool} cannot hold one request of {input_len} + {output_len} tokens "
+                "(SGLang refuses such a request, or fails to start with a pool too small): "
+                f"raise it to at least {int(cfg['max_batch_size']) * (input_len + output_len + _CONTEXT_MARGIN)} "
+                "to run the largest batch at once, or drop it"
+            )
+
     def _engine_construct(self, kwargs):
         import sglang
 
@@ -71,6 +154,7 @@ class SGLang(base.Adapter):
         # tokenizer's EOS ids); ignore_eos alone then carries the fixed length.
         if not kwargs.get("skip_tokenizer_init"):
             self.sampling["min_new_tokens"] = n
+        self.kwargs = kwargs
         return engine
 
     def _engine_generate(self, batch):
@@ -85,10 +169,12 @@ class SGLang(base.Adapter):
             fr = meta.get("finish_reason")
             if isinstance(fr, dict):
                 fr = fr.get("type")
+            ids = list(o.get("output_ids") or [])
             req = {
                 "index": first + i,
                 "prompt_tokens": int(meta.get("prompt_tokens", 0)),
-                "output_tokens": len(o.get("output_ids") or []),
+                "output_tokens": len(ids),
+                "output_ids": ids,
                 "cached_tokens": meta.get("cached_tokens"),
                 "finish_reason": str(fr or ""),
             }
@@ -109,8 +195,8 @@ class SGLang(base.Adapter):
         keys = (
             "model_path", "dtype", "context_length", "max_running_requests", "max_total_tokens", "mem_fraction_static",
             "chunked_prefill_size", "max_prefill_tokens", "disable_radix_cache", "disable_overlap_schedule",
-            "cuda_graph_max_bs", "disable_cuda_graph", "attention_backend", "sampling_backend", "device", "tp_size",
-            "random_seed", "schedule_policy", "version",
+            "cuda_graph_max_bs", "cuda_graph_max_bs_decode", "disable_cuda_graph", "attention_backend", "sampling_backend",
+            "device", "tp_size", "random_seed", "schedule_policy", "kv_cache_dtype", "version",
         )
         eff = {k: info[k] for k in keys if k in info}
         if "max_total_num_tokens" in info:
@@ -136,6 +222,12 @@ class SGLang(base.Adapter):
 
     def _engine_reservation(self, kwargs):
         info = self._server_info()
+        if str(info.get("device", kwargs.get("device"))) == "cpu":
+            # On CPU the pool is what max_total_tokens says; SGLang still
+            # reports a mem_fraction_static, a share of free RAM it does not
+            # take once the pool is capped.
+            v = info.get("max_total_tokens", kwargs.get("max_total_tokens"))
+            return {"max_total_tokens": v} if v is not None else {}
         res = {}
         for n in ("mem_fraction_static", "max_total_tokens"):
             v = info.get(n, kwargs.get(n))
@@ -147,12 +239,33 @@ class SGLang(base.Adapter):
         notes = []
         if "min_new_tokens" not in self.sampling:
             notes.append("min_new_tokens not set: SGLang refuses it without a tokenizer; ignore_eos fixes the length")
+        if str(self.kwargs.get("device")) == "cpu":
+            notes.append(
+                f"on CPU: SGLang's plain-PyTorch path (attention_backend={self.kwargs.get('attention_backend')}), "
+                f"KV pool max_total_tokens={self.kwargs.get('max_total_tokens')}; its speed says nothing about GPU speed"
+            )
         return notes
 
     def _engine_close(self, engine):
         # shutdown() kills every child process of this worker: the scheduler
         # and detokenizer, which hold the GPU memory.
         engine.shutdown()
+
+
+def _model_context_length(model_path):
+    """The model's context length as SGLang derives it, or None when it
+    cannot be read here (SGLang then checks at load)."""
+    if not model_path or not os.path.isfile(os.path.join(str(model_path), "config.json")):
+        return None
+    try:
+        from sglang.srt.utils.hf_transformers.common import get_context_length
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(str(model_path))
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        return int(get_context_length(text))
+    except Exception:  # noqa: BLE001 - informational: SGLang checks at load
+        return None
 
 
 def _torch_cuda():

@@ -109,6 +109,7 @@ class Transformers(base.Adapter):
                 "index": first + i,
                 "prompt_tokens": int(prompt_len),
                 "output_tokens": n,
+                "output_ids": gen[:n],
                 "cached_tokens": None,
                 "finish_reason": "length" if n == len(gen) else "stop",
             })

@@ -90,6 +90,7 @@ class VLLM(base.Adapter):
                 "index": first + i,
                 "prompt_tokens": len(ro.prompt_token_ids or []),
                 "output_tokens": len(comp.token_ids) if comp is not None else 0,
+                "output_ids": list(comp.token_ids) if comp is not None else [],
                 "cached_tokens": getattr(ro, "num_cached_tokens", None),
                 "finish_reason": str(getattr(comp, "finish_reason", "") or ""),
             }
