@@ -217,11 +217,24 @@ func sglangLongRun(t *testing.T, during func(cmd *exec.Cmd, out string)) (result
 	out := filepath.Join(t.TempDir(), "run")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	// done tells the watcher the run has ended; watched tells the caller the
+	// watcher has, so what during wrote is safe to read.
+	done, watched := make(chan struct{}), make(chan struct{})
+	defer func() { close(done); <-watched }()
 	r := enginebenchCtx(t, ctx, func(cmd *exec.Cmd) {
 		go func() {
-			if waitForLog(filepath.Join(out, "results.jsonl"), `"warmup":true`, 5*time.Minute) {
-				time.Sleep(500 * time.Millisecond)
-				during(cmd, out)
+			defer close(watched)
+			for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if b, err := os.ReadFile(filepath.Join(out, "results.jsonl")); err == nil && strings.Contains(string(b), `"warmup":true`) {
+					time.Sleep(500 * time.Millisecond)
+					during(cmd, out)
+					return
+				}
 			}
 		}()
 	}, []string{"PYTHONPATH="}, "run", "--engine", "sglang="+venv, "--model", model, "--batch-sizes", "4",
@@ -377,4 +390,48 @@ func stderrOf(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// Bad input for the real SGLang is refused in the pre-flight, before any
+// model loads, with the fix named.
+func TestCPUTierSGLangBadInput(t *testing.T) {
+	model := cpuTier(t, modelEnv)
+	venv := cpuTier(t, sglangVenvEnv)
+	tf := cpuTier(t, cpuVenvEnv)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"a venv without sglang", []string{"--engine", "sglang=" + tf}, []string{"cannot import sglang", "requirements-sglang-cpu.txt"}},
+		{"a ServerArgs typo", []string{"--engine", "sglang=" + venv, "--engine-arg", "sglang: max_running_request=4"},
+			[]string{"'max_running_request'", "did you mean max_running_requests", "ServerArgs"}},
+		{"past the model's context length", []string{"--engine", "sglang=" + venv, "--input-len", "2000", "--output-len", "44"},
+			[]string{"context_length=2052", "model's own context length 2048", "by 4", "SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN"}},
+		{"a context length SGLang cuts outputs at", []string{"--engine", "sglang=" + venv, "--engine-arg", "sglang: context_length=24"},
+			[]string{"context_length=24", "at least 32"}},
+		{"a KV pool too small for one request", []string{"--engine", "sglang=" + venv, "--engine-arg", "sglang: max_total_tokens=8"},
+			[]string{"max_total_tokens=8 cannot hold one request of 16 + 8 tokens", "at least 32"}},
+		{"SGLang's CPU engine switch", []string{"--engine", "sglang=" + venv, "--engine-env", "sglang: SGLANG_USE_CPU_ENGINE=1"},
+			[]string{"SGLANG_USE_CPU_ENGINE", "sgl_kernel"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"run", "--model", model, "--batch-sizes", "1", "--input-len", "16", "--output-len", "8",
+				"--reps", "1", "--out", out}, tt.args...)
+			r := enginebench(t, []string{"PYTHONPATH="}, args...)
+			if r.code != exitUsage {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, exitUsage, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stderr, "] loading ") {
+				t.Errorf("a model started loading:\n%s", r.stderr)
+			}
+		})
+	}
 }
