@@ -32,12 +32,12 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	os.Exit(runMain(os.Args, os.Stdout, os.Stderr))
 }
 
-// run is main without os.Exit, so deferred cleanup always runs and tests can
+// runMain is main without os.Exit, so deferred cleanup always runs and tests can
 // call it.
-func run(args []string, stdout, stderr io.Writer) int {
+func runMain(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := interruptible(stderr)
 	defer stop()
 	app := newApp(stdout, stderr)

@@ -20,7 +20,7 @@ const asMainEnv = "ENGINEBENCH_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asMainEnv) == "1" {
-		os.Exit(run(append([]string{"enginebench"}, os.Args[1:]...), os.Stdout, os.Stderr))
+		os.Exit(runMain(append([]string{"enginebench"}, os.Args[1:]...), os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/enginebench/enginebench/offline/report"
 	"github.com/enginebench/enginebench/offline/results"
-	"github.com/enginebench/enginebench/offline/runner"
+	"github.com/enginebench/enginebench/offline/run"
 )
 
 // Files the run writes next to report.txt.
@@ -38,9 +38,12 @@ func reportCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return usageError("report takes one argument, the --out directory of a run")
 			}
-			m, rows, err := readRun(c.Args().First())
+			m, rows, skipped, err := readRun(c.Args().First())
 			if err != nil {
 				return usageError("%v", err)
+			}
+			if skipped != "" {
+				fmt.Fprintln(c.App.ErrWriter, "enginebench:", skipped)
 			}
 			if b := c.String("baseline"); b != "" {
 				var names []string
@@ -70,30 +73,38 @@ func reportCommand() *cli.Command {
 	}
 }
 
-func readRun(out string) (*results.Manifest, []results.Row, error) {
-	m, err := results.ReadManifest(filepath.Join(out, runner.ManifestFile))
+// readRun reads a run's manifest and rows. skipped, when not empty, says how
+// many lines of the results file were not whole rows and were left out.
+func readRun(out string) (m *results.Manifest, rows []results.Row, skipped string, err error) {
+	m, err = results.ReadManifest(filepath.Join(out, run.ManifestFile))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	rows, _, err := results.Read(filepath.Join(out, runner.ResultsFile))
+	rows, n, err := results.Read(filepath.Join(out, run.ResultsFile))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return m, rows, nil
+	if n > 0 {
+		skipped = fmt.Sprintf("%s: skipped %d line(s) that are not whole JSON rows (a write cut short?); `enginebench run --resume` sets them aside and measures their cells again", filepath.Join(out, run.ResultsFile), n)
+	}
+	return m, rows, skipped, nil
 }
 
 // writeReport renders the table from what is on disk, so a resumed run's
 // report covers every cell, and writes the CSV and JSON summaries beside it.
 func writeReport(stdout io.Writer, out string) error {
-	m, rows, err := readRun(out)
+	m, rows, skipped, err := readRun(out)
 	if err != nil {
 		return err
+	}
+	if skipped != "" {
+		fmt.Fprintln(stdout, "enginebench:", skipped)
 	}
 	outputs := []struct {
 		name  string
 		write func(io.Writer) error
 	}{
-		{runner.ReportFile, func(w io.Writer) error { return report.Table(io.MultiWriter(stdout, w), m, rows) }},
+		{run.ReportFile, func(w io.Writer) error { return report.Table(io.MultiWriter(stdout, w), m, rows) }},
 		{summaryCSV, func(w io.Writer) error { return report.CSV(w, m, rows) }},
 		{summaryJSON, func(w io.Writer) error { return report.JSON(w, m, rows) }},
 		{parityJSON, func(w io.Writer) error { return report.ParityJSON(w, m, rows) }},

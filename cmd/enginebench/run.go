@@ -17,7 +17,7 @@ import (
 	"github.com/enginebench/enginebench/offline/engine"
 	"github.com/enginebench/enginebench/offline/protocol"
 	"github.com/enginebench/enginebench/offline/results"
-	"github.com/enginebench/enginebench/offline/runner"
+	"github.com/enginebench/enginebench/offline/run"
 	"github.com/enginebench/enginebench/offline/sysinfo"
 	"github.com/enginebench/enginebench/offline/workload"
 	"github.com/enginebench/enginebench/pyhost"
@@ -60,94 +60,65 @@ func runCommand() *cli.Command {
 	}
 }
 
-// runConfig is everything the run flags say, validated.
-type runConfig struct {
-	engines  []runner.Engine
-	model    *modelSpec
-	spec     workload.Spec
-	sampling protocol.Sampling
-	out      string
-	resume   bool
-	gpus     []string
-	baseline string
-}
-
 func runAction(c *cli.Context) error {
-	ctx := c.Context
-	rc, err := parseRunFlags(c)
+	plan, err := parsePlan(c)
 	if err != nil {
 		return usageError("%v", err)
 	}
-	if err := prepareOutDir(rc.out, rc.resume); err != nil {
-		return usageError("%v", err)
-	}
-	wl, err := workload.Generate(rc.spec)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	wlPath := filepath.Join(rc.out, runner.WorkloadFile)
-	if err := checkResumable(rc, wl); err != nil {
-		return usageError("%v", err)
-	}
-	if err := wl.Write(wlPath); err != nil {
-		return err
-	}
-	work, err := runner.SelfWorker()
+	work, err := run.SelfWorker()
 	if err != nil {
 		return err
 	}
-	cfg := &runner.Config{
-		Engines:        rc.engines,
-		Model:          rc.model.path,
-		Dtype:          rc.model.dtype,
-		Workload:       wl,
-		WorkloadPath:   wlPath,
-		Sampling:       rc.sampling,
-		OutDir:         rc.out,
-		Resume:         rc.resume,
-		LoadTimeout:    c.Duration("load-timeout"),
-		BatchTimeout:   c.Duration("batch-timeout"),
-		SampleInterval: c.Duration("sample-interval"),
-		GPUs:           rc.gpus,
-		RequireGPU:     c.Bool("require-gpu"),
-		Worker:         work,
-		Manifest:       newManifest(c, rc, wl),
-		Progress:       c.App.ErrWriter,
-	}
-	fmt.Fprintf(c.App.ErrWriter, "enginebench: workload %s (%d prompts of %d tokens), output in %s\n", wl.SHA256[:16], len(wl.Prompts), rc.spec.InputLen, rc.out)
-	fmt.Fprintln(c.App.ErrWriter, "enginebench: checking every engine before loading any model")
-	if err := runner.Preflight(ctx, cfg); err != nil {
-		if ctx.Err() != nil {
-			return cli.Exit("interrupted", exitInterrupted)
+	outcome, err := run.Execute(c.Context, plan, run.Options{Worker: work, Progress: c.App.ErrWriter})
+	if err != nil {
+		if run.IsInputError(err) {
+			return usageError("%v", err)
 		}
-		return usageError("%v", err)
-	}
-	outcome, err := runner.Run(ctx, cfg)
-	if err != nil {
 		return err
 	}
-	if err := writeReport(c.App.Writer, rc.out); err != nil {
+	if outcome.Interrupted && !outcome.Ran {
+		return cli.Exit("interrupted before any engine ran", exitInterrupted)
+	}
+	if err := writeReport(c.App.Writer, plan.Out); err != nil {
 		return err
+	}
+	var failed []string
+	for _, f := range outcome.Failed {
+		failed = append(failed, f.Engine)
 	}
 	switch {
 	case outcome.Interrupted:
-		return cli.Exit(fmt.Sprintf("interrupted; everything measured is in %s", rc.out), exitInterrupted)
-	case len(outcome.Failed) > 0:
-		names := make([]string, len(outcome.Failed))
-		for i, f := range outcome.Failed {
-			names[i] = f.Engine
+		return cli.Exit(fmt.Sprintf("interrupted; everything measured is in %s", plan.Out), exitInterrupted)
+	case len(failed) > 0 || len(outcome.FailedBatches) > 0:
+		var parts []string
+		if len(failed) > 0 {
+			parts = append(parts, "engine(s) failed: "+strings.Join(failed, ", "))
 		}
-		return cli.Exit(fmt.Sprintf("engine(s) failed: %s (details above and in %s)", strings.Join(names, ", "), filepath.Join(rc.out, runner.ManifestFile)), exitFailure)
+		if n := len(outcome.FailedBatches); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d batch(es) failed: %s", n, strings.Join(outcome.FailedBatches, ", ")))
+		}
+		return cli.Exit(fmt.Sprintf("%s (details above and in %s; --resume measures them again)", strings.Join(parts, "; "), filepath.Join(plan.Out, run.ManifestFile)), exitFailure)
 	}
 	return nil
 }
 
-func parseRunFlags(c *cli.Context) (*runConfig, error) {
+// parsePlan turns the run flags into one validated plan; every problem
+// found is reported at once.
+func parsePlan(c *cli.Context) (*run.Plan, error) {
 	if c.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q: flags go before any argument, and run takes none", c.Args().Slice())
 	}
 	var errs []error
-	rc := &runConfig{resume: c.Bool("resume")}
+	p := &run.Plan{
+		Resume:         c.Bool("resume"),
+		LoadTimeout:    c.Duration("load-timeout"),
+		BatchTimeout:   c.Duration("batch-timeout"),
+		SampleInterval: c.Duration("sample-interval"),
+		RequireGPU:     c.Bool("require-gpu"),
+		CommandLine:    os.Args,
+		Tool:           results.Tool{Name: "enginebench", Version: versionString(), GoVersion: runtime.Version()},
+		Host:           sysinfo.Host(),
+	}
 	bs, err := parseInts(c.String("batch-sizes"))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--batch-sizes: %w", err))
@@ -164,7 +135,9 @@ func parseRunFlags(c *cli.Context) (*runConfig, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	rc.model = model
+	if model != nil {
+		p.Model = run.Model{Path: model.path, Dtype: model.dtype, Info: model.manifest()}
+	}
 	var extraEnv map[string]string
 	if model != nil && model.local {
 		extraEnv = engine.OfflineEnv
@@ -173,15 +146,15 @@ func parseRunFlags(c *cli.Context) (*runConfig, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	rc.engines = engines
-	rc.baseline = strings.TrimSpace(c.String("baseline"))
-	if rc.baseline != "" && len(engines) > 0 {
-		if err := checkBaseline(rc.baseline, engines); err != nil {
+	p.Engines = engines
+	p.Baseline = strings.TrimSpace(c.String("baseline"))
+	if p.Baseline != "" && len(engines) > 0 {
+		if err := checkBaseline(p.Baseline, engines); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if model != nil {
-		rc.spec = workload.Spec{
+		p.Spec = workload.Spec{
 			Seed:       c.Int64("seed"),
 			InputLen:   c.Int("input-len"),
 			OutputLen:  c.Int("output-len"),
@@ -191,24 +164,25 @@ func parseRunFlags(c *cli.Context) (*runConfig, error) {
 			Reps:       c.Int("reps"),
 			Warmup:     c.Int("warmup"),
 		}
-		model.outputLen = rc.spec.OutputLen
-		if err := rc.spec.Validate(); err != nil {
+		model.outputLen = p.Spec.OutputLen
+		p.Model.Info = model.manifest()
+		if err := p.Spec.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-		if model.maxLen > 0 && rc.spec.InputLen+rc.spec.OutputLen > model.maxLen {
-			errs = append(errs, fmt.Errorf("--input-len + --output-len = %d exceeds the model's max_position_embeddings %d", rc.spec.InputLen+rc.spec.OutputLen, model.maxLen))
+		if model.maxLen > 0 && p.Spec.InputLen+p.Spec.OutputLen > model.maxLen {
+			errs = append(errs, fmt.Errorf("--input-len + --output-len = %d exceeds the model's max_position_embeddings %d", p.Spec.InputLen+p.Spec.OutputLen, model.maxLen))
 		}
 	}
-	rc.sampling = protocol.Sampling{Temperature: c.Float64("temperature"), TopP: c.Float64("top-p"), Seed: c.Int64("seed")}
-	if rc.sampling.Temperature < 0 {
-		errs = append(errs, fmt.Errorf("--temperature %v: must be >= 0", rc.sampling.Temperature))
+	p.Sampling = protocol.Sampling{Temperature: c.Float64("temperature"), TopP: c.Float64("top-p"), Seed: c.Int64("seed")}
+	if p.Sampling.Temperature < 0 {
+		errs = append(errs, fmt.Errorf("--temperature %v: must be >= 0", p.Sampling.Temperature))
 	}
-	if rc.sampling.TopP <= 0 || rc.sampling.TopP > 1 {
-		errs = append(errs, fmt.Errorf("--top-p %v: must be in (0, 1]", rc.sampling.TopP))
+	if p.Sampling.TopP <= 0 || p.Sampling.TopP > 1 {
+		errs = append(errs, fmt.Errorf("--top-p %v: must be in (0, 1]", p.Sampling.TopP))
 	}
 	for _, g := range strings.Split(c.String("gpus"), ",") {
 		if g = strings.TrimSpace(g); g != "" {
-			rc.gpus = append(rc.gpus, g)
+			p.GPUs = append(p.GPUs, g)
 		}
 	}
 	for _, d := range []string{"load-timeout", "batch-timeout", "sample-interval"} {
@@ -216,25 +190,25 @@ func parseRunFlags(c *cli.Context) (*runConfig, error) {
 			errs = append(errs, fmt.Errorf("--%s %v: must be positive", d, c.Duration(d)))
 		}
 	}
-	rc.out = c.String("out")
-	if rc.out == "" {
-		rc.out = filepath.Join("results", "run-"+time.Now().Format("20060102-150405"))
+	p.Out = c.String("out")
+	if p.Out == "" {
+		p.Out = filepath.Join("results", "run-"+time.Now().Format("20060102-150405"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return rc, nil
+	return p, nil
 }
 
 // parseEngines turns --engine NAME[=PYTHON] values into engines with a
 // located interpreter each: a missing python, or one without libpython,
 // fails here, before anything starts.
-func parseEngines(ctx context.Context, values []string, args map[string]json.RawMessage, envs map[string]map[string]string, extraEnv map[string]string) ([]runner.Engine, error) {
+func parseEngines(ctx context.Context, values []string, args map[string]json.RawMessage, envs map[string]map[string]string, extraEnv map[string]string) ([]run.Engine, error) {
 	if len(values) == 0 {
 		return nil, fmt.Errorf("no --engine given: name at least one of %s, e.g. --engine transformers=/path/to/venv/bin/python", strings.Join(engine.Names(), ", "))
 	}
 	var errs []error
-	var out []runner.Engine
+	var out []run.Engine
 	seen := map[string]bool{}
 	for _, v := range values {
 		name, python, _ := strings.Cut(v, "=")
@@ -254,7 +228,7 @@ func parseEngines(ctx context.Context, values []string, args map[string]json.Raw
 			errs = append(errs, fmt.Errorf("--engine %s: %w", v, err))
 			continue
 		}
-		out = append(out, runner.Engine{Name: name, Python: in.Executable, UserArgs: args[name], Env: e.Environment(extraEnv, envs[name])})
+		out = append(out, run.Engine{Name: name, Python: in.Executable, UserArgs: args[name], UserEnv: envs[name], Env: e.Environment(extraEnv, envs[name])})
 	}
 	for name := range args {
 		if !seen[name] {
@@ -270,7 +244,7 @@ func parseEngines(ctx context.Context, values []string, args map[string]json.Raw
 }
 
 // checkBaseline refuses a --baseline that names none of the run's engines.
-func checkBaseline(name string, engines []runner.Engine) error {
+func checkBaseline(name string, engines []run.Engine) error {
 	names := make([]string, len(engines))
 	for i, e := range engines {
 		if e.Name == name {
@@ -322,77 +296,4 @@ func parseInts(s string) ([]int, error) {
 		return nil, fmt.Errorf("%q holds no numbers", s)
 	}
 	return out, nil
-}
-
-// prepareOutDir creates the output directory. An existing results file is
-// never appended to by accident: that takes --resume.
-func prepareOutDir(out string, resume bool) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", out, err)
-	}
-	if _, err := os.Stat(filepath.Join(out, runner.ResultsFile)); err == nil && !resume {
-		return fmt.Errorf("--out %s already holds results: pass --resume to continue that run, or choose another --out", out)
-	}
-	return nil
-}
-
-// checkResumable refuses to resume into results of another workload.
-func checkResumable(rc *runConfig, wl *workload.Workload) error {
-	if !rc.resume {
-		return nil
-	}
-	m, err := results.ReadManifest(filepath.Join(rc.out, runner.ManifestFile))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	if m.Workload.SHA256 != "" && m.Workload.SHA256 != wl.SHA256 {
-		return fmt.Errorf("--resume: %s holds a run of workload %s, these flags give %s: use the same model, lengths, batch sizes, reps, warm-up and seed, or another --out", rc.out, m.Workload.SHA256[:16], wl.SHA256[:16])
-	}
-	return nil
-}
-
-func newManifest(c *cli.Context, rc *runConfig, wl *workload.Workload) *results.Manifest {
-	m := &results.Manifest{
-		Tool:        results.Tool{Name: "enginebench", Version: versionString(), GoVersion: runtime.Version()},
-		CommandLine: os.Args,
-		StartedAt:   time.Now().UTC(),
-		Host:        sysinfo.Host(),
-		Model:       rc.model.manifest(),
-		Workload: results.Workload{
-			SHA256: wl.SHA256, Seed: rc.spec.Seed, InputLen: rc.spec.InputLen, OutputLen: rc.spec.OutputLen,
-			BatchSizes: rc.spec.BatchSizes, Reps: rc.spec.Reps, Warmup: rc.spec.Warmup, Prompts: len(wl.Prompts),
-			VocabSize: rc.spec.VocabSize, ExcludedTokens: wl.Spec.Exclude,
-		},
-		Sampling: results.Sampling{Temperature: rc.sampling.Temperature, TopP: rc.sampling.TopP, Seed: rc.sampling.Seed, IgnoreEOS: true},
-		Baseline: rc.baseline,
-	}
-	if m.Workload.ExcludedTokens == nil {
-		m.Workload.ExcludedTokens = []int{}
-	}
-	var earlier *results.Manifest
-	if rc.resume {
-		earlier, _ = results.ReadManifest(filepath.Join(rc.out, runner.ManifestFile))
-	}
-	for _, e := range rc.engines {
-		entry := results.Engine{Name: e.Name, Python: e.Python, UserArgs: e.UserArgs, LogFile: runner.LogFile(e.Name)}
-		// A resumed run keeps what the earlier run learnt of an engine (its
-		// versions, configuration, load time) until the engine runs again.
-		if earlier != nil {
-			for _, old := range earlier.Engines {
-				if old.Name == e.Name && old.Python == e.Python {
-					entry = old
-					entry.Error = ""
-					entry.Notes = append(entry.Notes, "resumed from an earlier run")
-				}
-			}
-			m.StartedAt = earlier.StartedAt
-			m.GPU = earlier.GPU
-		}
-		entry.Status = results.EngineQueued
-		m.Engines = append(m.Engines, entry)
-	}
-	return m
 }

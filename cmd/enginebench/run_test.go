@@ -303,26 +303,88 @@ func TestRunResume(t *testing.T) {
 		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
 	}
 	clean := map[results.Key]int{}
-	for _, row := range readRows(t, out) {
+	var resumed []results.Row
+	rows := readRows(t, out)
+	for i, row := range rows {
 		if row.Error == "" {
 			clean[row.Key()]++
+		}
+		if row.Engine == "vllm" && row.Error != "" {
+			resumed = rowsOf(rows[i+1:], "vllm")
 		}
 	}
 	if len(clean) != 18 {
 		t.Errorf("%d cells measured after resume, want 18", len(clean))
 	}
+	// The resumed engine starts in a fresh process: the batch size it
+	// resumes in is warmed up again before its first measured cell.
 	for k, n := range clean {
-		if n != 1 {
-			t.Errorf("cell %+v measured %d times", k, n)
+		want := 1
+		if k == (results.Key{Engine: "vllm", BatchSize: 2, Rep: 0, Warmup: true}) {
+			want = 2
 		}
+		if n != want {
+			t.Errorf("cell %+v measured %d times, want %d", k, n, want)
+		}
+	}
+	if len(resumed) == 0 || resumed[0].Key() != (results.Key{Engine: "vllm", BatchSize: 2, Rep: 0, Warmup: true}) {
+		t.Errorf("the resumed engine's first row is not the warm-up of its batch size (%d rows after the crash)", len(resumed))
 	}
 	if strings.Contains(r.stdout, "failed") || !strings.Contains(r.stdout, "vllm: done") {
 		t.Errorf("report after resume:\n%s", r.stdout)
 	}
-	// Another workload is refused.
-	r = enginebench(t, nil, runArgs(out, "--resume", "--seed", "4")...)
-	if r.code != exitUsage || !strings.Contains(r.stderr, "holds a run of workload") {
-		t.Errorf("resume with another seed: exit %d: %s", r.code, r.stderr)
+	m := readManifest(t, out)
+	if len(m.Resumed) != 1 || !slices.Contains(m.Resumed[0].CommandLine, "--resume") || slices.Contains(m.CommandLine, "--resume") {
+		t.Errorf("manifest command lines: first %q, resumed %+v", m.CommandLine, m.Resumed)
+	}
+	// Resuming with fewer engines keeps the others' records and rows.
+	args := runArgs(out, "--resume")
+	only := append([]string{"run", "--engine", "sglang"}, args[5:]...)
+	r = enginebench(t, nil, only...)
+	if r.code != 0 {
+		t.Fatalf("resume with sglang alone: exit %d\n%s", r.code, r.stderr)
+	}
+	m = readManifest(t, out)
+	if len(m.Engines) != 2 || m.Engines[0].Name != "vllm" || m.Engines[0].Status != results.EngineDone {
+		t.Errorf("engines after a resume with fewer: %+v", m.Engines)
+	}
+	if n := len(rowsOf(readRows(t, out), "vllm")); n < 9 || !strings.Contains(r.stdout, "vllm") {
+		t.Errorf("vllm's rows (%d) or report lost after a resume without it:\n%s", n, r.stdout)
+	}
+}
+
+// Every setting that changes what is measured must match, or --resume is
+// refused, naming what changed, before anything is measured.
+func TestRunResumeRefusesChangedSettings(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if r := enginebench(t, nil, runArgs(out)...); r.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	before := len(readRows(t, out))
+	tests := []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--output-len", "7"}, "--output-len: 6 before, 7 now"},
+		{[]string{"--input-len", "10"}, "--input-len: 12 before, 10 now"},
+		{[]string{"--temperature", "0.5"}, "--temperature: 0 before, 0.5 now"},
+		{[]string{"--top-p", "0.9"}, "--top-p: 1 before, 0.9 now"},
+		{[]string{"--dtype", "bfloat16"}, "--dtype: float32 before, bfloat16 now"},
+		{[]string{"--seed", "4"}, "--seed: 3 before, 4 now"},
+		{[]string{"--engine-arg", "vllm: enforce_eager=True"}, "--engine-arg 'vllm: ...': {} before"},
+		{[]string{"--engine-env", "sglang: SOME_SETTING=1"}, "--engine-env 'sglang: ...': {} before, {SOME_SETTING=1} now"},
+		{[]string{"--batch-sizes", "4,2,1"}, "--batch-sizes (and their order): 1,2,4 before, 4,2,1 now"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.flags, " "), func(t *testing.T) {
+			r := enginebench(t, nil, runArgs(out, append([]string{"--resume"}, tt.flags...)...)...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, "would mix them") {
+				t.Errorf("exit %d, want %d naming %q:\n%s", r.code, exitUsage, tt.want, r.stderr)
+			}
+			if n := len(readRows(t, out)); n != before {
+				t.Errorf("a refused resume wrote %d rows", n-before)
+			}
+		})
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/enginebench/enginebench/offline/protocol"
-	"github.com/enginebench/enginebench/pyhost/worker"
+	"github.com/enginebench/enginebench/offline/worker"
 )
 
 // workerCommand is the hidden subcommand the parent starts once per engine:

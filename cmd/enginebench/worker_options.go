@@ -8,7 +8,7 @@ import (
 	"github.com/enginebench/enginebench/offline/gpu/nvmlsampler"
 	"github.com/enginebench/enginebench/offline/hostmon"
 	"github.com/enginebench/enginebench/offline/protocol"
-	"github.com/enginebench/enginebench/pyhost/worker"
+	"github.com/enginebench/enginebench/offline/worker"
 )
 
 // workerOptions wires the real samplers into the worker: NVML for GPUs (or

@@ -7,11 +7,16 @@
 //
 //	load  -> loaded | failed      (check-only loads answer checked | failed)
 //	batch -> result               (a failed batch is a result with an error)
+//
+// The worker reports what the engine returned (BatchResult); the parent
+// alone turns it into a result row and tallies it (offline/run).
+//
 //	close -> closed
 //
-// The whole workload reaches the worker once, as a file named in the load
-// request, before any timing; a batch request carries only the cell, so the
-// timed region holds no prompt decoding.
+// The whole workload reaches the engine's adapter once, as a file named in
+// the load request that the adapter reads itself, before any timing; a batch
+// request carries only the cell, so the timed region holds no prompt
+// decoding.
 package protocol
 
 import (
@@ -23,6 +28,7 @@ import (
 	"time"
 
 	"github.com/enginebench/enginebench/offline/gpu"
+	"github.com/enginebench/enginebench/offline/hostmon"
 	"github.com/enginebench/enginebench/offline/results"
 	"github.com/enginebench/enginebench/offline/workload"
 )
@@ -113,7 +119,29 @@ type Event struct {
 	Checked *EngineInfo  `json:"checked,omitempty"`
 	Loaded  *LoadedEvent `json:"loaded,omitempty"`
 	Failed  *FailedEvent `json:"failed,omitempty"`
-	Result  *results.Row `json:"result,omitempty"`
+	Result  *BatchResult `json:"result,omitempty"`
+}
+
+// BatchResult is one generate call as the worker saw it: the timing, what
+// the engine returned per request, and the resources around the call. The
+// parent builds the result row from it (offline/run).
+type BatchResult struct {
+	Cell      Cell      `json:"cell"`
+	StartedAt time.Time `json:"started_at"`
+	// WallS is the Go monotonic time around the call, read on the
+	// interpreter's thread.
+	WallS float64 `json:"wall_s"`
+	// EngineS is the adapter's own time around the engine call; nil when
+	// the call failed.
+	EngineS *float64 `json:"engine_s"`
+	// Requests are the engine's answers, each naming the workload index of
+	// the prompt it answers (the adapter matches them by request id or by
+	// prompt, never by position alone).
+	Requests []results.Request `json:"requests"`
+	// Error says why the call (or collecting its outputs) failed.
+	Error string         `json:"error,omitempty"`
+	GPU   []gpu.Stats    `json:"gpu,omitempty"`
+	Host  *hostmon.Stats `json:"host,omitempty"`
 }
 
 // EngineInfo is what the adapter reports about the engine.

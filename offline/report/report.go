@@ -302,17 +302,40 @@ func notes(w io.Writer, m *results.Manifest, cells []Cell) {
 			fmt.Fprintf(w, "decode bound caveat: %s\n", cv)
 		}
 	}
-	flagged := false
-	for _, c := range cells {
-		if len(c.Flags) > 0 {
-			flagged = true
-		}
-	}
-	if flagged {
-		fmt.Fprintln(w, "flags: short_output = a sequence returned fewer tokens than asked (counted as returned, never back-filled); "+
-			"cached_tokens = the engine reports prefix-cache hits on prompts that share nothing; see results.jsonl")
+	if legend := flagLegend(cells); legend != "" {
+		fmt.Fprintf(w, "flags: %s; see results.jsonl\n", legend)
 	}
 	fmt.Fprintln(w, "throughput = tokens the engines returned / wall time of the generate call (Go monotonic clock, read on the interpreter's thread); host overhead = wall time − the adapter's own time")
+}
+
+// flagMeanings says what each row flag means, for the report's legend.
+var flagMeanings = map[string]string{
+	results.FlagShortOutput:     "a sequence returned fewer tokens than asked (counted as returned, never back-filled)",
+	results.FlagLongOutput:      "a sequence returned more tokens than asked (counted as returned)",
+	results.FlagCachedTokens:    "the engine reports prefix-cache hits on prompts that share nothing",
+	results.FlagPromptMismatch:  "the engine reports a prompt length other than the one sent",
+	results.FlagMissingRequests: "the engine answered fewer prompts than the batch held",
+	results.FlagExtraRequests:   "the engine returned answers to no prompt of the batch, or a second one to a prompt (not counted)",
+}
+
+// flagLegend explains the flags present in cells, in a fixed order.
+func flagLegend(cells []Cell) string {
+	present := map[string]bool{}
+	for _, c := range cells {
+		for f, n := range c.Flags {
+			if n > 0 {
+				present[f] = true
+			}
+		}
+	}
+	var parts []string
+	for _, f := range []string{results.FlagShortOutput, results.FlagLongOutput, results.FlagCachedTokens,
+		results.FlagPromptMismatch, results.FlagMissingRequests, results.FlagExtraRequests} {
+		if present[f] {
+			parts = append(parts, f+" = "+flagMeanings[f])
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func versions(v map[string]string) string {

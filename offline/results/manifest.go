@@ -29,6 +29,9 @@ type Manifest struct {
 	// Baseline is the engine the report's ratio table divides by; empty
 	// means the first engine.
 	Baseline string `json:"baseline,omitempty"`
+	// Resumed lists the --resume runs that continued this one, oldest
+	// first; CommandLine and StartedAt are the first run's.
+	Resumed []Invocation `json:"resumed,omitempty"`
 }
 
 // BaselineEngine is the engine the ratio table divides by: Baseline when it
@@ -133,6 +136,12 @@ type Engine struct {
 	Versions map[string]string `json:"versions,omitempty"`
 	// UserArgs are the --engine-arg keyword arguments as given.
 	UserArgs json.RawMessage `json:"user_args,omitempty"`
+	// UserEnv is the --engine-env environment as given.
+	UserEnv map[string]string `json:"user_env,omitempty"`
+	// FailedBatches are the batches that raised while the engine ran on;
+	// any makes the run's exit status 1. A later --resume measures them
+	// again.
+	FailedBatches []FailedBatch `json:"failed_batches,omitempty"`
 	// EffectiveConfig is the configuration the engine reports after
 	// loading: the tool's settings, the user's, and the engine's defaults.
 	EffectiveConfig map[string]any `json:"effective_config,omitempty"`
@@ -153,6 +162,21 @@ type Engine struct {
 	GPUAfterLoad  []gpu.Sample `json:"gpu_after_load,omitempty"`
 	// Notes are facts about this engine's run the report should show.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// FailedBatch is one batch that raised.
+type FailedBatch struct {
+	BatchSize int  `json:"batch_size"`
+	Rep       int  `json:"rep"`
+	Warmup    bool `json:"warmup"`
+	// Error is the first line of the row's error.
+	Error string `json:"error"`
+}
+
+// Invocation is one command line that ran into this output directory.
+type Invocation struct {
+	CommandLine []string  `json:"command_line"`
+	StartedAt   time.Time `json:"started_at"`
 }
 
 // WriteManifest writes m to path atomically (a temporary file renamed into

@@ -38,6 +38,9 @@ const (
 	FlagPromptMismatch = "prompt_mismatch"
 	// FlagMissingRequests: the engine returned fewer sequences than prompts.
 	FlagMissingRequests = "missing_requests"
+	// FlagExtraRequests: the engine returned answers to none of the batch's
+	// prompts, or a second answer to one; they are not counted.
+	FlagExtraRequests = "extra_requests"
 	// FlagError: the batch failed; Row.Error says how.
 	FlagError = "error"
 )
@@ -98,8 +101,11 @@ type Row struct {
 	CachedTokens         int `json:"cached_tokens"`
 	// Requests counts the sequences returned; ShortRequests those shorter
 	// than the output length.
-	Requests       int    `json:"requests"`
-	ShortRequests  int    `json:"short_requests"`
+	Requests      int `json:"requests"`
+	ShortRequests int `json:"short_requests"`
+	// ExtraRequests counts the answers left out of every figure: to no
+	// prompt of the batch, or a second one to the same prompt.
+	ExtraRequests  int    `json:"extra_requests,omitempty"`
 	WorkloadSHA256 string `json:"workload_sha256"`
 	// Flags name what is wrong with this row (Flag* constants); empty when
 	// clean.
@@ -187,9 +193,11 @@ func (w *Writer) Write(r *Row) error {
 // Close closes the file.
 func (w *Writer) Close() error { return w.f.Close() }
 
-// Read reads every row of a results.jsonl. A torn last line (the process
-// died mid-write) is skipped and reported in the returned count of skipped
-// lines; a malformed line elsewhere is an error.
+// Read reads every row of a results.jsonl. A line that is not a whole JSON
+// row (a write cut short: the process died, the disk filled) is skipped and
+// counted in skipped, so a reader can say so; the run that resumes the
+// directory sets such lines aside (offline/run) and measures their cells
+// again.
 func Read(path string) (rows []Row, skipped int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -203,21 +211,15 @@ func Read(path string) (rows []Row, skipped int, err error) {
 func Decode(r io.Reader) (rows []Row, skipped int, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<30)
-	var pending error
 	line := 0
 	for sc.Scan() {
 		line++
-		if pending != nil {
-			return nil, 0, pending
-		}
 		b := sc.Bytes()
 		if len(b) == 0 {
 			continue
 		}
 		var row Row
 		if err := json.Unmarshal(b, &row); err != nil {
-			// Only the last line may be torn; decide when the next arrives.
-			pending = fmt.Errorf("results line %d is not valid JSON: %w", line, err)
 			skipped++
 			continue
 		}
@@ -266,6 +268,9 @@ func (r *Row) Tally(inputLen, outputLen int) {
 	}
 	if r.Error == "" && r.Requests < r.BatchSize {
 		flags = append(flags, FlagMissingRequests)
+	}
+	if r.ExtraRequests > 0 {
+		flags = append(flags, FlagExtraRequests)
 	}
 	if r.ShortRequests > 0 {
 		flags = append(flags, FlagShortOutput)

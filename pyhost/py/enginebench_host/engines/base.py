@@ -3,6 +3,7 @@
 import abc
 import difflib
 import hashlib
+import json
 import struct
 import sys
 import time
@@ -101,6 +102,8 @@ class Adapter(abc.ABC):
         self.cfg = None
         self.engine = None
         self.last = None
+        self.index_by_prompt = {}
+        self.calls = 0
 
     # --- protocol -----------------------------------------------------------
 
@@ -113,13 +116,22 @@ class Adapter(abc.ABC):
         return self.info(kwargs)
 
     def set_workload(self, w):
-        prompts = w["prompts"]
+        """Reads the workload file the parent wrote (its prompts are token-ID
+        lists) and builds the engine's prompt objects, outside any timing.
+        Returns the count and the hash recomputed from the very lists the
+        engine will get."""
+        with open(w["path"], "rb") as f:
+            doc = json.load(f)
+        prompts = doc["prompts"]
         self.input_len = int(w["input_len"])
         self.output_len = int(w["output_len"])
         for i, p in enumerate(prompts):
             if len(p) != self.input_len:
                 raise ValueError(f"prompt {i} has {len(p)} tokens, want {self.input_len}")
         self.prompts = prompts
+        # Answers are matched to prompts by content where the engine gives
+        # no request id of ours back: every prompt of a workload differs.
+        self.index_by_prompt = {tuple(p): i for i, p in enumerate(prompts)}
         # Engine-specific prompt objects are built now, outside any timing.
         self.inputs = self._engine_inputs(prompts)
         return {"count": len(prompts), "sha256": workload_sha256(prompts)}
@@ -148,8 +160,9 @@ class Adapter(abc.ABC):
             raise ValueError(f"batch [{first}, {first + count}) is outside the workload of {len(self.inputs)} prompts")
         batch = self.inputs[first:first + count]
         self.last = None
+        self.calls += 1
         start = time.perf_counter()
-        outputs = self._engine_generate(batch)
+        outputs = self._engine_generate(batch, first)
         engine_s = time.perf_counter() - start
         self.last = (first, count, outputs)
         return {"engine_s": engine_s}
@@ -176,6 +189,10 @@ class Adapter(abc.ABC):
         return None
 
     # --- shared helpers -----------------------------------------------------
+
+    def index_of_prompt(self, ids):
+        """The workload index of the prompt with these token IDs, or -1."""
+        return self.index_by_prompt.get(tuple(ids or ()), -1)
 
     def info(self, kwargs):
         return {
@@ -222,14 +239,18 @@ class Adapter(abc.ABC):
         """See the module docstring."""
 
     @abc.abstractmethod
-    def _engine_generate(self, batch):
-        """See the module docstring."""
+    def _engine_generate(self, batch, first):
+        """One generate call on batch, the engine's prompt objects of workload
+        prompts [first, first + len(batch))."""
 
     @abc.abstractmethod
     def _engine_collect(self, first, count, outputs):
         """Per-request dicts: index, prompt_tokens, output_tokens,
         cached_tokens, finish_reason, optional timings, and output_ids (the
-        returned token IDs, a list of ints)."""
+        returned token IDs, a list of ints). index is the workload index of
+        the prompt the answer is for, found from the engine's request id or
+        the prompt it echoes (index_of_prompt), not from the answer's
+        position; -1 when it answers none of the batch's prompts."""
 
     def _engine_check(self, kwargs):
         """Engine-specific checks of the final keyword arguments, run in the

@@ -157,21 +157,23 @@ class SGLang(base.Adapter):
         self.kwargs = kwargs
         return engine
 
-    def _engine_generate(self, batch):
-        return self.engine.generate(input_ids=batch, sampling_params=self.sampling)
+    def _engine_generate(self, batch, first):
+        # Request ids of ours, so each answer names its prompt (meta_info id).
+        rid = [f"eb{self.calls}-{first + i}" for i in range(len(batch))]
+        return self.engine.generate(input_ids=batch, sampling_params=self.sampling, rid=rid)
 
     def _engine_collect(self, first, count, outputs):
         if isinstance(outputs, dict):  # a batch of one may come back bare
             outputs = [outputs]
         out = []
-        for i, o in enumerate(outputs):
+        for o in outputs:
             meta = o.get("meta_info", {}) or {}
             fr = meta.get("finish_reason")
             if isinstance(fr, dict):
                 fr = fr.get("type")
             ids = list(o.get("output_ids") or [])
             req = {
-                "index": first + i,
+                "index": _index_of_rid(meta.get("id")),
                 "prompt_tokens": int(meta.get("prompt_tokens", 0)),
                 "output_tokens": len(ids),
                 "output_ids": ids,
@@ -277,3 +279,11 @@ def _torch_cuda():
 
 
 base.expose(globals(), SGLang())
+
+
+def _index_of_rid(rid):
+    """The workload index in a request id of ours ("eb<call>-<index>"), or -1."""
+    head, sep, tail = str(rid or "").rpartition("-")
+    if not sep or not head.startswith("eb") or not tail.isdigit():
+        return -1
+    return int(tail)

@@ -60,7 +60,7 @@ class Transformers(base.Adapter):
     def _engine_inputs(self, prompts):
         return prompts
 
-    def _engine_generate(self, batch):
+    def _engine_generate(self, batch, first):
         import torch
 
         s = self.cfg["sampling"]
@@ -106,6 +106,8 @@ class Transformers(base.Adapter):
                     n = j + 1
                     break
             res.append({
+                # Row i of generate's output tensor continues row i of its
+                # input: the position is the prompt here, by construction.
                 "index": first + i,
                 "prompt_tokens": int(prompt_len),
                 "output_tokens": n,

@@ -79,15 +79,16 @@ class VLLM(base.Adapter):
         self.sampling_dropped = sorted(set(sp) - fields)
         return llm
 
-    def _engine_generate(self, batch):
+    def _engine_generate(self, batch, first):
         return self.engine.generate(batch, self.sampling, use_tqdm=False)
 
     def _engine_collect(self, first, count, outputs):
         out = []
-        for i, ro in enumerate(outputs):
+        for ro in outputs:
             comp = ro.outputs[0] if ro.outputs else None
             req = {
-                "index": first + i,
+                # vLLM numbers requests itself; it echoes the prompt's IDs.
+                "index": self.index_of_prompt(ro.prompt_token_ids),
                 "prompt_tokens": len(ro.prompt_token_ids or []),
                 "output_tokens": len(comp.token_ids) if comp is not None else 0,
                 "output_ids": list(comp.token_ids) if comp is not None else [],

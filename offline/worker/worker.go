@@ -20,7 +20,6 @@ import (
 	"github.com/enginebench/enginebench/offline/hostmon"
 	"github.com/enginebench/enginebench/offline/protocol"
 	"github.com/enginebench/enginebench/offline/results"
-	"github.com/enginebench/enginebench/offline/workload"
 	"github.com/enginebench/enginebench/pyhost"
 )
 
@@ -47,11 +46,31 @@ type Options struct {
 	// NewHostMonitor returns the host sampler for this process tree; nil
 	// means no host metrics.
 	NewHostMonitor func(pid int, interval time.Duration) (HostMonitor, error)
+	// NewAdapter starts the engine side of a load request and returns its
+	// adapter and the function that releases what it started. Nil means the
+	// embedded interpreter with the engine's Python adapter (StartPython).
+	NewAdapter func(ctx context.Context, load *protocol.LoadRequest) (Adapter, func(context.Context) error, error)
 }
 
-// AdapterModule returns the Python module of an engine's adapter.
-func AdapterModule(engine string) string {
-	return pyhost.PackageName + ".engines." + engine
+// StartPython starts the embedded interpreter of the load request's python
+// and returns the engine's Python adapter in it.
+func StartPython(ctx context.Context, load *protocol.LoadRequest) (Adapter, func(context.Context) error, error) {
+	h, err := pyhost.Start(ctx, pyhost.Config{
+		Python: load.Python,
+		Env:    load.Env,
+		Paths:  load.PythonPaths,
+		Argv:   []string{"enginebench-worker", load.Engine},
+	})
+	if err != nil {
+		return nil, nil, &protocol.FailedEvent{Kind: protocol.FailConfig, Message: err.Error()}
+	}
+	release := func(ctx context.Context) error {
+		if err := h.Close(ctx); err != nil && !errors.Is(err, pyhost.ErrClosed) {
+			return err
+		}
+		return nil
+	}
+	return NewPyAdapter(h, load.Engine), release, nil
 }
 
 // Serve answers the parent's requests on conn until it asks to close, the
@@ -91,8 +110,8 @@ func Serve(ctx context.Context, conn *protocol.Conn, opts Options) error {
 			if r.Batch == nil {
 				return fmt.Errorf("batch request without a cell")
 			}
-			row := w.runBatch(ctx, r.Batch.Cell)
-			if err := conn.Send(protocol.Event{Type: protocol.TypeResult, Result: row}); err != nil {
+			res := w.runBatch(ctx, r.Batch.Cell)
+			if err := conn.Send(protocol.Event{Type: protocol.TypeResult, Result: res}); err != nil {
 				return err
 			}
 		case protocol.TypeClose:
@@ -112,18 +131,16 @@ type worker struct {
 	conn         *protocol.Conn
 	opts         Options
 	load         *protocol.LoadRequest
-	host         *pyhost.Host
-	module       string
-	wl           *workload.Workload
+	adapter      Adapter
+	release      func(context.Context) error
 	gpu          gpu.Sampler
 	hostMon      HostMonitor
 	loaded       bool
 	stopSampling context.CancelFunc
 }
 
-// start begins sampling and starts the interpreter; it loads no model.
+// start begins sampling and starts the adapter; it loads no model.
 func (w *worker) start(ctx context.Context) error {
-	w.module = AdapterModule(w.load.Engine)
 	sctx, cancel := context.WithCancel(context.Background())
 	w.stopSampling = cancel
 	interval := w.load.SampleInterval
@@ -159,16 +176,15 @@ func (w *worker) start(ctx context.Context) error {
 			return fmt.Errorf("starting the GPU sampler: %w", err)
 		}
 	}
-	h, err := pyhost.Start(ctx, pyhost.Config{
-		Python: w.load.Python,
-		Env:    w.load.Env,
-		Paths:  w.load.PythonPaths,
-		Argv:   []string{"enginebench-worker", w.load.Engine},
-	})
-	if err != nil {
-		return &protocol.FailedEvent{Kind: protocol.FailConfig, Message: err.Error()}
+	newAdapter := w.opts.NewAdapter
+	if newAdapter == nil {
+		newAdapter = StartPython
 	}
-	w.host = h
+	a, release, err := newAdapter(ctx, w.load)
+	if err != nil {
+		return err
+	}
+	w.adapter, w.release = a, release
 	return nil
 }
 
@@ -184,55 +200,29 @@ func (w *worker) stopSamplers() {
 	}
 }
 
-// adapterConfig is what every adapter function receives as its config.
-func (w *worker) adapterConfig() map[string]any {
-	l := w.load
-	return map[string]any{
-		"model":          l.Model,
-		"dtype":          l.Dtype,
-		"seed":           l.Seed,
-		"max_model_len":  l.MaxModelLen,
-		"max_batch_size": l.MaxBatchSize,
-		"input_len":      l.InputLen,
-		"output_len":     l.OutputLen,
-		"sampling":       l.Sampling,
-		"user_args":      l.UserArgs,
-	}
-}
-
 func (w *worker) check(ctx context.Context) error {
-	var info protocol.EngineInfo
-	if err := w.host.CallJSON(ctx, w.module, "check", w.adapterConfig(), &info); err != nil {
+	info, err := w.adapter.Check(ctx, ConfigOf(w.load))
+	if err != nil {
 		return w.fail(err)
 	}
-	if err := w.conn.Send(protocol.Event{Type: protocol.TypeChecked, Checked: &info}); err != nil {
+	if err := w.conn.Send(protocol.Event{Type: protocol.TypeChecked, Checked: info}); err != nil {
 		return err
 	}
-	return w.host.Close(ctx)
+	return w.closeEngine(ctx)
 }
 
-// loadEngine hands the workload to the adapter, then constructs the engine.
-// The workload goes first: its hash is checked on the Python side, from the
-// very lists the engine will get, before any model loads.
+// loadEngine has the adapter read the workload, then constructs the engine.
+// The workload goes first: its hash is checked on the adapter's side, from
+// the very lists the engine will get, before any model loads.
 func (w *worker) loadEngine(ctx context.Context) error {
-	wl, err := workload.Read(w.load.WorkloadPath)
+	held, err := w.adapter.SetWorkload(ctx, WorkloadRef{
+		Path: w.load.WorkloadPath, SHA256: w.load.WorkloadSHA256, InputLen: w.load.InputLen, OutputLen: w.load.OutputLen,
+	})
 	if err != nil {
 		return err
 	}
-	if wl.SHA256 != w.load.WorkloadSHA256 {
-		return fmt.Errorf("workload %s has hash %s, the parent expected %s", w.load.WorkloadPath, wl.SHA256, w.load.WorkloadSHA256)
-	}
-	w.wl = wl
-	var set struct {
-		Count  int    `json:"count"`
-		SHA256 string `json:"sha256"`
-	}
-	in := map[string]any{"prompts": wl.Prompts, "input_len": w.load.InputLen, "output_len": w.load.OutputLen}
-	if err := w.host.CallJSON(ctx, w.module, "set_workload", in, &set); err != nil {
-		return err
-	}
-	if set.SHA256 != wl.SHA256 || set.Count != len(wl.Prompts) {
-		return fmt.Errorf("the %s adapter holds %d prompts with hash %s, want %d with %s", w.load.Engine, set.Count, set.SHA256, len(wl.Prompts), wl.SHA256)
+	if held.SHA256 != w.load.WorkloadSHA256 {
+		return fmt.Errorf("the %s adapter holds %d prompts with hash %s, the parent wrote %s", w.load.Engine, held.Count, held.SHA256, w.load.WorkloadSHA256)
 	}
 	ev := &protocol.LoadedEvent{}
 	if w.gpu != nil {
@@ -240,10 +230,12 @@ func (w *worker) loadEngine(ctx context.Context) error {
 		ev.GPUBefore = w.gpu.Baseline("before load")
 	}
 	start := time.Now()
-	if err := w.host.CallJSON(ctx, w.module, "load", w.adapterConfig(), &ev.Info); err != nil {
+	info, err := w.adapter.Load(ctx, ConfigOf(w.load))
+	if err != nil {
 		return err
 	}
 	ev.LoadS = time.Since(start).Seconds()
+	ev.Info = *info
 	if w.gpu != nil {
 		ev.GPUAfter = w.gpu.Baseline("after load")
 	}
@@ -251,29 +243,13 @@ func (w *worker) loadEngine(ctx context.Context) error {
 	return w.conn.Send(protocol.Event{Type: protocol.TypeLoaded, Loaded: ev})
 }
 
-type collected struct {
-	Requests []results.Request `json:"requests"`
-}
-
-// runBatch runs one cell. The timed region is exactly the run_batch call:
-// its argument is two integers and its result one float; the per-request
-// details are collected afterwards.
-func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *results.Row {
-	row := &results.Row{
-		Engine:         w.load.Engine,
-		BatchSize:      c.BatchSize,
-		Rep:            c.Rep,
-		Warmup:         c.Warmup,
-		FirstPrompt:    c.First,
-		WorkloadSHA256: w.wl.SHA256,
-	}
-	arg := map[string]int{"first": c.First, "count": c.BatchSize}
-	label := fmt.Sprintf("batch bs=%d rep=%d warmup=%v", c.BatchSize, c.Rep, c.Warmup)
+// runBatch runs one cell. The timed region is exactly the adapter's
+// RunBatch; what the engine returned is collected afterwards. The parent
+// builds the result row.
+func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *protocol.BatchResult {
+	res := &protocol.BatchResult{Cell: c}
 	if w.gpu != nil {
-		w.gpu.Mark(label)
-	}
-	var out struct {
-		EngineS float64 `json:"engine_s"`
+		w.gpu.Mark(fmt.Sprintf("batch bs=%d rep=%d warmup=%v", c.BatchSize, c.Rep, c.Warmup))
 	}
 	// Host readings right outside the timed region bracket it, so even a
 	// batch shorter than the sampling interval gets its memory and CPU time;
@@ -284,60 +260,53 @@ func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *results.Row {
 			hostFrom = s.At
 		}
 	}
-	start := time.Now()
-	span, err := w.host.CallTimed(ctx, w.module, "run_batch", arg, &out)
-	end := time.Now()
-	if !span.Start.IsZero() {
-		// Timed on the interpreter's thread: the hand-offs to and from it
-		// are the tool's latency (waking an idle core's thread costs up to
-		// hundreds of microseconds on a VM), not the engine's.
-		start, end = span.Start, span.End
-	}
-	row.StartedAt = start.UTC()
-	row.WallS = end.Sub(start).Seconds()
+	t, err := w.adapter.RunBatch(ctx, c.First, c.BatchSize)
+	res.StartedAt = t.Start.UTC()
+	res.WallS = t.End.Sub(t.Start).Seconds()
 	if w.gpu != nil {
-		row.GPU = w.gpu.Stats(start, end)
+		res.GPU = w.gpu.Stats(t.Start, t.End)
 	}
 	if w.hostMon != nil {
-		hostTo := end
+		hostTo := t.End
 		if s, err := w.hostMon.SampleNow(); err == nil {
 			hostTo = s.At
 		}
 		if hostFrom.IsZero() {
-			hostFrom = start
+			hostFrom = t.Start
 		}
 		hs := w.hostMon.Stats(hostFrom, hostTo)
-		row.Host = &hs
+		res.Host = &hs
 	}
 	if err != nil {
-		row.Error = describe(err)
-		row.Tally(w.load.InputLen, w.load.OutputLen)
-		return row
+		res.Error = describe(err)
+		return res
 	}
-	row.EngineS = &out.EngineS
-	overhead := row.WallS - out.EngineS
-	row.HostOverheadS = &overhead
-	var col collected
-	keep := map[string]bool{"keep_ids": results.KeepsOutputIDs(c.Rep, c.Warmup)}
-	if err := w.host.CallJSON(ctx, w.module, "collect", keep, &col); err != nil {
-		row.Error = "collecting the batch's outputs: " + describe(err)
+	engineS := t.EngineS
+	res.EngineS = &engineS
+	reqs, err := w.adapter.Collect(ctx, results.KeepsOutputIDs(c.Rep, c.Warmup))
+	if err != nil {
+		res.Error = describe(err)
 	}
-	row.Detail = col.Requests
-	row.Tally(w.load.InputLen, w.load.OutputLen)
-	return row
+	res.Requests = reqs
+	return res
 }
 
+// closeEngine shuts the engine down, if loaded, then releases the adapter.
 func (w *worker) closeEngine(ctx context.Context) error {
-	if w.host == nil {
+	if w.adapter == nil {
 		return nil
 	}
 	var err error
 	if w.loaded {
 		w.loaded = false
-		err = w.host.CallJSON(ctx, w.module, "close", nil, nil)
+		err = w.adapter.Close(ctx)
 	}
-	if cerr := w.host.Close(ctx); err == nil && cerr != nil && !errors.Is(cerr, pyhost.ErrClosed) {
-		err = cerr
+	if w.release != nil {
+		release := w.release
+		w.release = nil
+		if rerr := release(ctx); err == nil {
+			err = rerr
+		}
 	}
 	return err
 }
@@ -365,7 +334,7 @@ func (w *worker) fail(err error) error {
 	if serr := w.conn.Send(protocol.Event{Type: protocol.TypeFailed, Failed: fe}); serr != nil {
 		return errors.Join(err, serr)
 	}
-	if w.host != nil && fe.Kind != protocol.FailInterrupted {
+	if w.adapter != nil && fe.Kind != protocol.FailInterrupted {
 		w.closeEngine(context.Background())
 	}
 	return err
