@@ -502,3 +502,105 @@ func waitForLog(path, want string, timeout time.Duration) bool {
 	}
 	return false
 }
+
+// A results file whose last line was cut short (disk full, power loss):
+// report says it skipped the line; --resume sets the torn bytes aside,
+// measures that cell again, and appends nothing onto the torn line.
+func TestRunResumeRepairsTornLine(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if r := enginebench(t, nil, runArgs(out)...); r.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	path := filepath.Join(out, "results.jsonl")
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	last := lines[len(lines)-1]
+	var lost results.Row
+	if err := json.Unmarshal([]byte(last), &lost); err != nil {
+		t.Fatal(err)
+	}
+	torn := last[:len(last)/2]
+	if err := os.WriteFile(path, []byte(strings.Join(lines[:len(lines)-1], "")+torn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := enginebench(t, nil, "report", out)
+	if r.code != 0 || !strings.Contains(r.stderr, "skipped 1 line(s)") {
+		t.Errorf("report on a torn file: exit %d\n%s", r.code, r.stderr)
+	}
+	r = enginebench(t, nil, runArgs(out, "--resume")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "set aside 1 torn line") {
+		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "results.jsonl.torn")); string(got) != torn+"\n" {
+		t.Errorf("torn bytes set aside: %q, want %q", got, torn+"\n")
+	}
+	// The cell's batch size is warmed up again first: one row more.
+	rows, skipped, err := results.Read(path)
+	if err != nil || skipped != 0 || len(rows) != len(lines)+1 || !rows[len(rows)-2].Warmup {
+		t.Fatalf("after resume: %d rows (want %d, a warm-up then the cell), %d skipped, %v", len(rows), len(lines)+1, skipped, err)
+	}
+	if k := rows[len(rows)-1].Key(); k != lost.Key() {
+		t.Errorf("re-measured %+v, want the torn cell %+v", k, lost.Key())
+	}
+	if strings.Contains(r.stdout, "skipped") {
+		t.Errorf("the report still skips lines:\n%s", r.stdout)
+	}
+}
+
+// One run per output directory: a second run (or a --resume) while one is
+// live is refused at once, naming it; a lock whose process is gone is taken
+// over.
+func TestRunLocksOutputDirectory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	second := make(chan result, 1)
+	first := enginebenchCtx(t, ctx, func(cmd *exec.Cmd) {
+		go func() {
+			if !waitForLog(filepath.Join(out, "results.jsonl"), `"warmup":true`, time.Minute) {
+				second <- result{code: -1}
+				return
+			}
+			second <- enginebench(t, nil, runArgs(out, "--resume")...)
+		}()
+	}, fakeEnv(`{"vllm": {"busy": {"call": 3, "seconds": 8}}}`), runArgs(out)...)
+	if first.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", first.code, first.stderr)
+	}
+	r := <-second
+	if r.code != exitUsage || !strings.Contains(r.stderr, "is in use by enginebench pid") || !strings.Contains(r.stderr, "choose another --out") {
+		t.Errorf("second run into a live --out: exit %d\n%s", r.code, r.stderr)
+	}
+	// A lock file left by a process that is gone.
+	lock := filepath.Join(out, ".enginebench.lock")
+	if err := os.WriteFile(lock, []byte(`{"pid":999999999,"started_at":"2026-01-01T00:00:00Z","command_line":["enginebench","run"]}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = enginebench(t, nil, runArgs(out, "--resume")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "took over the lock of enginebench pid 999999999, which is gone") {
+		t.Errorf("resume over a stale lock: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A batch that raises while its engine runs on makes the exit status 1, and
+// the manifest names the batch.
+func TestRunFailedBatchFailsTheRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	r := enginebench(t, fakeEnv(`{"sglang": {"raise": {"call": 3}}}`), runArgs(out)...)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "1 batch(es) failed: sglang bs=1 rep 1") {
+		t.Fatalf("exit %d, want %d naming the batch\n%s", r.code, exitFailure, r.stderr)
+	}
+	m := readManifest(t, out)
+	var sg results.Engine
+	for _, e := range m.Engines {
+		if e.Name == "sglang" {
+			sg = e
+		}
+	}
+	if sg.Status != results.EngineDone || len(sg.FailedBatches) != 1 || sg.FailedBatches[0].BatchSize != 1 || sg.FailedBatches[0].Rep != 1 || sg.FailedBatches[0].Error == "" {
+		t.Errorf("manifest: status %s, failed batches %+v", sg.Status, sg.FailedBatches)
+	}
+	if r := enginebench(t, nil, runArgs(out, "--resume")...); r.code != 0 {
+		t.Errorf("resume re-measuring the failed batch: exit %d\n%s", r.code, r.stderr)
+	}
+}

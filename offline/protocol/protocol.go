@@ -226,6 +226,10 @@ func (c *Conn) Recv(v any) error {
 		if err == io.EOF && len(line) == 0 {
 			return io.EOF
 		}
+		if err == io.EOF {
+			// Cut off mid-message: not a clean close.
+			err = io.ErrUnexpectedEOF
+		}
 		return fmt.Errorf("reading a protocol message: %w", err)
 	}
 	if err := json.Unmarshal(line, v); err != nil {

@@ -88,9 +88,13 @@ type execution struct {
 	manifest *results.Manifest
 	// done holds the cells the directory already has clean rows of.
 	done map[results.Key]bool
+	// progressMu serialises progress lines: the pre-flight checks run at once.
+	progressMu sync.Mutex
 }
 
 func (x *execution) progress(format string, a ...any) {
+	x.progressMu.Lock()
+	defer x.progressMu.Unlock()
 	if x.opt.Progress != nil {
 		fmt.Fprintf(x.opt.Progress, format+"\n", a...)
 	}

@@ -63,6 +63,34 @@ def field_names(cls):
     return {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
+def missing_params(cls, names):
+    """The names in names that cls's constructor would refuse, sorted. A
+    constructor that takes **kwargs refuses none."""
+    import dataclasses
+    import inspect
+
+    if dataclasses.is_dataclass(cls) or getattr(cls, "__struct_fields__", None):
+        return sorted(set(names) - field_names(cls))
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return []
+    return sorted(set(names) - set(params))
+
+
+def require_params(engine, cls, where, names):
+    """Raises ConfigError when cls would refuse a sampling parameter the
+    measurement depends on: dropping it would measure something else."""
+    missing = missing_params(cls, names)
+    if missing:
+        raise ConfigError(
+            f"this {engine}'s {where} does not take {', '.join(missing)}, which the measurement depends on "
+            f"(fixed output lengths): use an {engine} release whose {where} takes {'them' if len(missing) > 1 else 'it'}"
+        )
+
+
 def module_version(name):
     mod = sys.modules.get(name)
     if mod is None:

@@ -104,6 +104,12 @@ class SGLang(base.Adapter):
 
     def _engine_check(self, kwargs):
         cfg = self.cfg
+        from sglang.srt.sampling.sampling_params import SamplingParams
+
+        required = ["max_new_tokens", "ignore_eos", "temperature", "top_p"]
+        if not kwargs.get("skip_tokenizer_init"):
+            required.append("min_new_tokens")
+        base.require_params("sglang", SamplingParams, "sglang.srt.sampling.sampling_params.SamplingParams", required)
         if os.environ.get("SGLANG_USE_CPU_ENGINE", "").lower() in ("1", "true", "yes"):
             try:
                 import sgl_kernel  # noqa: F401

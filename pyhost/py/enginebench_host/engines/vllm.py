@@ -14,6 +14,10 @@ def _get(obj, path, default=None):
     return default if obj is None else obj
 
 
+# Sampling parameters the measurement depends on: never dropped.
+_REQUIRED_SAMPLING = ("max_tokens", "ignore_eos", "temperature", "top_p")
+
+
 class VLLM(base.Adapter):
     name = "vllm"
 
@@ -73,11 +77,20 @@ class VLLM(base.Adapter):
         # makes the sampler draw with one torch.Generator per request, a
         # slower path; the engine's seed (constructor) already makes a run
         # repeatable.
-        sp = dict(max_tokens=n, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"], detokenize=False)
-        fields = base.field_names(SamplingParams)
-        self.sampling = SamplingParams(**{k: v for k, v in sp.items() if k in fields})
-        self.sampling_dropped = sorted(set(sp) - fields)
+        sp = dict(max_tokens=n, ignore_eos=True, temperature=s["temperature"], top_p=s["top_p"])
+        # detokenize=False only spares work; an older SamplingParams without
+        # it still measures the same thing. The others are checked in the
+        # pre-flight (_engine_check) and never dropped.
+        self.sampling_dropped = base.missing_params(SamplingParams, ["detokenize"])
+        if not self.sampling_dropped:
+            sp["detokenize"] = False
+        self.sampling = SamplingParams(**sp)
         return llm
+
+    def _engine_check(self, kwargs):
+        from vllm import SamplingParams
+
+        base.require_params("vllm", SamplingParams, "SamplingParams", _REQUIRED_SAMPLING)
 
     def _engine_generate(self, batch, first):
         return self.engine.generate(batch, self.sampling, use_tqdm=False)
