@@ -29,7 +29,7 @@ CPU_TIER_ENV := ENGINEBENCH_CPU_VENV=$(CURDIR)/$(VENV_CPU) ENGINEBENCH_VLLM_CPU_
 # no pinning of OpenMP threads to cores on a small shared machine.
 VLLM_CPU_ENV := --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind'
 
-.PHONY: all build setup venv-cpu venv-vllm venv-sglang model test test-go test-gpu demo lint vet fmt bench agreement clean
+.PHONY: all build setup venv-cpu venv-vllm venv-sglang model test test-go test-lab test-gpu demo lint vet fmt bench agreement clean
 
 all: build
 
@@ -56,7 +56,12 @@ model: venv-cpu
 # Every test: formatting, vet, and the race-checked Go tests, which include
 # the embedded interpreter, the fake engines end to end, and the real engines
 # on CPU (absent optional parts skip with a reason).
-test: lint setup test-go
+test: lint setup test-go test-lab
+
+# The agreement lab (lab/agreement): its report and helpers, behind the lab
+# build tag so the product's `go test ./...` stays the product's.
+test-lab:
+	$(GO) test -tags lab -count=1 ./lab/...
 
 test-go:
 	$(CPU_TIER_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
@@ -87,9 +92,10 @@ demo: setup
 		--model $(MODEL) --batch-sizes 1,4,16 --input-len 64 --output-len 64 --reps 3 --warmup 1 \
 		--out results/demo-$$(date +%Y%m%d-%H%M%S)
 
-# Throughput agreement with plain-Python and vLLM's own benchmark (README).
+# The agreement lab: throughput against a plain script and vLLM's own benchmark
+# (lab/agreement/AGREEMENT.md).
 agreement: setup
-	scripts/agreement.sh
+	lab/agreement/agreement.sh
 
 clean:
 	rm -rf bin

@@ -203,12 +203,12 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 // parseEngines turns --engine NAME[=PYTHON] values into engines with a
 // located interpreter each: a missing python, or one without libpython,
 // fails here, before anything starts.
-func parseEngines(ctx context.Context, values []string, args map[string]json.RawMessage, envs map[string]map[string]string, extraEnv map[string]string) ([]run.Engine, error) {
+func parseEngines(ctx context.Context, values []string, args map[string]json.RawMessage, envs map[string]map[string]string, extraEnv map[string]string) ([]run.EngineSpec, error) {
 	if len(values) == 0 {
 		return nil, fmt.Errorf("no --engine given: name at least one of %s, e.g. --engine transformers=/path/to/venv/bin/python", strings.Join(engine.Names(), ", "))
 	}
 	var errs []error
-	var out []run.Engine
+	var out []run.EngineSpec
 	seen := map[string]bool{}
 	for _, v := range values {
 		name, python, _ := strings.Cut(v, "=")
@@ -228,7 +228,7 @@ func parseEngines(ctx context.Context, values []string, args map[string]json.Raw
 			errs = append(errs, fmt.Errorf("--engine %s: %w", v, err))
 			continue
 		}
-		out = append(out, run.Engine{Name: name, Python: in.Executable, UserArgs: args[name], UserEnv: envs[name], Env: e.Environment(extraEnv, envs[name])})
+		out = append(out, run.EngineSpec{Name: name, Python: in.Executable, UserArgs: args[name], UserEnv: envs[name], Env: e.Environment(extraEnv, envs[name])})
 	}
 	for name := range args {
 		if !seen[name] {
@@ -244,7 +244,7 @@ func parseEngines(ctx context.Context, values []string, args map[string]json.Raw
 }
 
 // checkBaseline refuses a --baseline that names none of the run's engines.
-func checkBaseline(name string, engines []run.Engine) error {
+func checkBaseline(name string, engines []run.EngineSpec) error {
 	names := make([]string, len(engines))
 	for i, e := range engines {
 		if e.Name == name {

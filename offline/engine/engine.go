@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// Engine describes one engine.
-type Engine struct {
+// Kind is one engine enginebench knows: its name, the call it drives, its
+// environment, how it ends itself.
+type Kind struct {
 	// Name is the engine's name on the command line and in results.
 	Name string
 	// API is the offline call the adapter drives, for the help text.
@@ -44,7 +45,7 @@ const sigkill = 9
 // ExplainExit tells whether a worker killed by signal sig was ended by the
 // engine itself, judging by its log; it returns the report's sentence and
 // the log lines that say why, or "" when the engine did not do it.
-func (e Engine) ExplainExit(sig int, log string) (string, []string) {
+func (e Kind) ExplainExit(sig int, log string) (string, []string) {
 	k := e.SelfKill
 	if k == nil || sig != k.Signal {
 		return "", nil
@@ -112,7 +113,7 @@ var common = map[string]string{
 	"TOKENIZERS_PARALLELISM":   "false",
 }
 
-var known = []Engine{
+var known = []Kind{
 	{
 		Name: "vllm",
 		API:  "vllm.LLM(...).generate([{prompt_token_ids}], SamplingParams(...))",
@@ -157,13 +158,13 @@ func Names() []string {
 }
 
 // Lookup returns the engine called name.
-func Lookup(name string) (Engine, error) {
+func Lookup(name string) (Kind, error) {
 	for _, e := range known {
 		if e.Name == name {
 			return e, nil
 		}
 	}
-	return Engine{}, fmt.Errorf("unknown engine %q: known engines are %s", name, strings.Join(Names(), ", "))
+	return Kind{}, fmt.Errorf("unknown engine %q: known engines are %s", name, strings.Join(Names(), ", "))
 }
 
 // OfflineEnv keeps Hugging Face libraries off the network; set when the
@@ -172,7 +173,7 @@ var OfflineEnv = map[string]string{"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE"
 
 // Environment returns the engine's environment: the common settings, the
 // extra ones given, the engine's own, then the user's overrides.
-func (e Engine) Environment(extra, user map[string]string) map[string]string {
+func (e Kind) Environment(extra, user map[string]string) map[string]string {
 	env := map[string]string{}
 	for k, v := range extra {
 		env[k] = v

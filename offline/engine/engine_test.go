@@ -21,7 +21,7 @@ func TestExplainExit(t *testing.T) {
 	// during a batch.
 	tests := []struct {
 		name      string
-		engine    Engine
+		engine    Kind
 		signal    int
 		log       string
 		wantSays  bool

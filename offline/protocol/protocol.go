@@ -155,6 +155,10 @@ type EngineInfo struct {
 	EffectiveConfig map[string]any `json:"effective_config,omitempty"`
 	Reservation     map[string]any `json:"reservation,omitempty"`
 	KVCacheTokens   *int64         `json:"kv_cache_tokens"`
+	// TensorParallel is the number of GPUs one model replica spans, as the
+	// engine reports it (each adapter reads its own engine's name for it);
+	// 0 when the engine has no such setting.
+	TensorParallel int `json:"tensor_parallel,omitempty"`
 	// EngineLoadS is the adapter's own time around the constructor.
 	EngineLoadS *float64 `json:"engine_load_s"`
 	Notes       []string `json:"notes,omitempty"`

@@ -42,8 +42,8 @@ func Chart(path string, m *results.Manifest, rows []results.Row) (err error) {
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.YOffs = -vg.Points(4)
-	byEngine := map[string][]Cell{}
-	for _, c := range Summarize(m, rows) {
+	byEngine := map[string][]CellStats{}
+	for _, c := range CellStatsOf(m, rows) {
 		if len(c.Rows) > 0 {
 			byEngine[c.Engine] = append(byEngine[c.Engine], c)
 		}

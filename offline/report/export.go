@@ -11,9 +11,9 @@ import (
 	"github.com/enginebench/enginebench/offline/results"
 )
 
-// CellSummary is one (engine, batch size) of the comparison, in the form the
+// SummaryRecord is one (engine, batch size) of the comparison, in the form the
 // CSV and JSON exports carry: for re-plotting in a paper's house style.
-type CellSummary struct {
+type SummaryRecord struct {
 	Engine         string   `json:"engine"`
 	BatchSize      int      `json:"batch_size"`
 	Reps           int      `json:"reps"`
@@ -42,11 +42,11 @@ type CellSummary struct {
 	WorkloadSHA256 string   `json:"workload_sha256"`
 }
 
-// Summaries returns the cells of a run as CellSummary values.
-func Summaries(m *results.Manifest, rows []results.Row) []CellSummary {
-	var out []CellSummary
-	for _, c := range Summarize(m, rows) {
-		s := CellSummary{Engine: c.Engine, BatchSize: c.BatchSize, Reps: len(c.Rows), FailedReps: c.Failed,
+// SummaryRecords returns the cells of a run as SummaryRecord values.
+func SummaryRecords(m *results.Manifest, rows []results.Row) []SummaryRecord {
+	var out []SummaryRecord
+	for _, c := range CellStatsOf(m, rows) {
+		s := SummaryRecord{Engine: c.Engine, BatchSize: c.BatchSize, Reps: len(c.Rows), FailedReps: c.Failed,
 			Flags: []string{}, WorkloadSHA256: m.Workload.SHA256}
 		if len(c.Rows) > 0 {
 			s.WallSMedian, s.WallSMin, s.WallSMax = &c.Wall.Median, &c.Wall.Min, &c.Wall.Max
@@ -74,7 +74,7 @@ func Summaries(m *results.Manifest, rows []results.Row) []CellSummary {
 func JSON(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(Summaries(m, rows))
+	return enc.Encode(SummaryRecords(m, rows))
 }
 
 // CSV writes the cell summaries as CSV with a header row; an unmeasured
@@ -89,7 +89,7 @@ func CSV(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	if err := cw.Write(header); err != nil {
 		return err
 	}
-	for _, s := range Summaries(m, rows) {
+	for _, s := range SummaryRecords(m, rows) {
 		rec := []string{s.Engine, strconv.Itoa(s.BatchSize), strconv.Itoa(s.Reps), strconv.Itoa(s.FailedReps)}
 		for _, p := range []*float64{s.WallSMedian, s.WallSMin, s.WallSMax, s.OutputTPS, s.OutputTPSMin, s.OutputTPSMax, s.OutputTPSCILow, s.OutputTPSCIHi,
 			s.TotalTPS, s.RequestsPS, s.HostOverheadS, s.GPUPeakBytes, s.ProcPeakBytes, s.GPUUtilPercent, s.EnergyJ, s.TokensPerJ, s.DecodeBound, s.MBU,

@@ -119,7 +119,7 @@ func TestRatioTableBaseline(t *testing.T) {
 	for _, tt := range tests {
 		m.Baseline = tt.baseline
 		var buf bytes.Buffer
-		if err := ratioTable(&buf, m, Summarize(m, rows)); err != nil {
+		if err := ratioTable(&buf, m, CellStatsOf(m, rows)); err != nil {
 			t.Fatal(err)
 		}
 		if s := buf.String(); !strings.Contains(s, tt.want) || strings.Contains(s, tt.notWant) {

@@ -20,8 +20,8 @@ import (
 	"github.com/enginebench/enginebench/offline/stats"
 )
 
-// Cell aggregates the repetitions of one (engine, batch size).
-type Cell struct {
+// CellStats aggregates the repetitions of one (engine, batch size).
+type CellStats struct {
 	Engine    string
 	BatchSize int
 	// Planned is the number of measured repetitions asked for; Rows the
@@ -38,19 +38,19 @@ type Cell struct {
 	Flags map[string]int
 }
 
-// Summarize groups measured rows by (engine, batch size), in the manifest's
+// CellStatsOf groups measured rows by (engine, batch size), in the manifest's
 // engine order and the sweep's batch-size order.
-func Summarize(m *results.Manifest, rows []results.Row) []Cell {
+func CellStatsOf(m *results.Manifest, rows []results.Row) []CellStats {
 	type key struct {
 		engine string
 		bs     int
 	}
-	byKey := map[key]*Cell{}
+	byKey := map[key]*CellStats{}
 	var order []key
 	for _, e := range m.Engines {
 		for _, bs := range m.Workload.BatchSizes {
 			k := key{e.Name, bs}
-			byKey[k] = &Cell{Engine: e.Name, BatchSize: bs, Planned: m.Workload.Reps, Flags: map[string]int{}}
+			byKey[k] = &CellStats{Engine: e.Name, BatchSize: bs, Planned: m.Workload.Reps, Flags: map[string]int{}}
 			order = append(order, k)
 		}
 	}
@@ -83,7 +83,7 @@ func Summarize(m *results.Manifest, rows []results.Row) []Cell {
 			c.Flags[f]++
 		}
 	}
-	var out []Cell
+	var out []CellStats
 	for _, k := range order {
 		c := byKey[k]
 		var wall, otps, ttps, rps, over []float64
@@ -113,7 +113,7 @@ func summarize(xs []float64) stats.Summary {
 
 // Table writes the comparison table and the notes that go with it.
 func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
-	cells := Summarize(m, rows)
+	cells := CellStatsOf(m, rows)
 	fmt.Fprintf(w, "enginebench %s — model %s (%s), workload %s\n", m.Tool.Version, m.Model.Path, m.Model.Dtype, short(m.Workload.SHA256))
 	fmt.Fprintf(w, "%d-token prompts, %d output tokens (ignore_eos), temperature %g, top_p %g, seed %d; %d warm-up + %d measured batches per batch size, fresh prompts each\n\n",
 		m.Workload.InputLen, m.Workload.OutputLen, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
@@ -164,7 +164,7 @@ func newTable(w io.Writer) *tablewriter.Table {
 
 // ratioTable compares each engine with the baseline (by default the first
 // engine), per batch size, on median output tokens per second.
-func ratioTable(w io.Writer, m *results.Manifest, cells []Cell) error {
+func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 	if len(m.Engines) < 2 {
 		return nil
 	}
@@ -177,7 +177,7 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []Cell) error {
 			header = append(header, fmt.Sprintf("%s ÷ %s", e.Name, base))
 		}
 	}
-	idx := map[string]Cell{}
+	idx := map[string]CellStats{}
 	for _, c := range cells {
 		idx[fmt.Sprintf("%s/%d", c.Engine, c.BatchSize)] = c
 	}
@@ -225,14 +225,14 @@ func durationRange(s stats.Summary) string {
 	return fmt.Sprintf("%.3g [%.3g–%.3g] %s", s.Median*scale, s.Min*scale, s.Max*scale, unit)
 }
 
-func overheadText(c Cell) string {
+func overheadText(c CellStats) string {
 	if c.Overhead.N == 0 || c.Wall.Median <= 0 {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f ms (%.2f%%)", c.Overhead.Median*1e3, 100*c.Overhead.Median/c.Wall.Median)
 }
 
-func flagText(c Cell) string {
+func flagText(c CellStats) string {
 	var parts []string
 	keys := make([]string, 0, len(c.Flags))
 	for k := range c.Flags {
@@ -251,7 +251,7 @@ func flagText(c Cell) string {
 	return strings.Join(parts, "; ")
 }
 
-func notes(w io.Writer, m *results.Manifest, cells []Cell) {
+func notes(w io.Writer, m *results.Manifest, cells []CellStats) {
 	fmt.Fprintln(w)
 	for _, e := range m.Engines {
 		fmt.Fprintf(w, "%s: %s", e.Name, e.Status)
@@ -319,7 +319,7 @@ var flagMeanings = map[string]string{
 }
 
 // flagLegend explains the flags present in cells, in a fixed order.
-func flagLegend(cells []Cell) string {
+func flagLegend(cells []CellStats) string {
 	present := map[string]bool{}
 	for _, c := range cells {
 		for f, n := range c.Flags {

@@ -69,7 +69,7 @@ func TestTableGolden(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	m, rows := fixture()
-	cells := Summarize(m, rows)
+	cells := CellStatsOf(m, rows)
 	if len(cells) != 4 {
 		t.Fatalf("%d cells, want 4", len(cells))
 	}
@@ -119,7 +119,7 @@ func TestResourcesWithGPU(t *testing.T) {
 		r.GPU = []gpu.Stats{{Device: 0, Samples: 5, PeakUsedBytes: u(uint64(10+r.Rep) << 30), PeakProcessUsedBytes: u(8 << 30),
 			MeanUtilPercent: f(90), EnergyJoules: f(32)}}
 	}
-	cells := Summarize(m, rows)
+	cells := CellStatsOf(m, rows)
 	res := resources(m, cells[1])
 	if res.GPUPeakBytes == nil || *res.GPUPeakBytes != float64(12<<30) {
 		t.Errorf("GPU peak = %v, want the maximum over reps, 12 GiB", res.GPUPeakBytes)

@@ -38,7 +38,7 @@ type Resources struct {
 }
 
 // resources computes a cell's resource figures.
-func resources(m *results.Manifest, c Cell) Resources {
+func resources(m *results.Manifest, c CellStats) Resources {
 	var r Resources
 	var util, energy, perJ, mbu, cores []float64
 	bound := decodeBound(m, c)
@@ -103,7 +103,7 @@ func resources(m *results.Manifest, c Cell) Resources {
 
 // decodeBound is the cell's decode bandwidth bound, when the model's shape
 // and the GPUs' peak bandwidth are known.
-func decodeBound(m *results.Manifest, c Cell) *roofline.Bound {
+func decodeBound(m *results.Manifest, c CellStats) *roofline.Bound {
 	if m.Model.Roofline == nil || len(m.GPU.Devices) == 0 {
 		return nil
 	}
@@ -127,17 +127,12 @@ func decodeBound(m *results.Manifest, c Cell) *roofline.Bound {
 	return &b
 }
 
-// tensorParallel reads an engine's tensor-parallel size from its effective
-// configuration (vLLM and SGLang name it differently); 1 when absent.
+// tensorParallel is an engine's tensor-parallel size as its adapter
+// reported it; 1 when absent.
 func tensorParallel(m *results.Manifest, engine string) int {
 	for _, e := range m.Engines {
-		if e.Name != engine {
-			continue
-		}
-		for _, k := range []string{"parallel_config.tensor_parallel_size", "tp_size"} {
-			if v, ok := e.EffectiveConfig[k].(float64); ok && v >= 1 {
-				return int(v)
-			}
+		if e.Name == engine && e.TensorParallel >= 1 {
+			return e.TensorParallel
 		}
 	}
 	return 1
@@ -160,7 +155,7 @@ func median(xs []float64) *float64 {
 
 // resourceTable writes GPU memory, utilization, energy and the roofline per
 // cell, with the engines' memory settings side by side.
-func resourceTable(w io.Writer, m *results.Manifest, cells []Cell) error {
+func resourceTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 	fmt.Fprintln(w, "\nResources per batch (medians over repetitions; peaks are maxima):")
 	t := newTable(w)
 	t.Header("engine", "batch", "GPU mem peak GiB", "engine procs GiB", "GPU busy %", "energy J", "output tok/J", "decode bound tok/s", "MBU", "host RSS peak GiB", "host CPU cores")

@@ -154,6 +154,9 @@ type Engine struct {
 	Reservation map[string]any `json:"reservation,omitempty"`
 	// KVCacheTokens is the KV-cache capacity in tokens the engine reports.
 	KVCacheTokens *int64 `json:"kv_cache_tokens"`
+	// TensorParallel is the number of GPUs one model replica spans; 0 when
+	// the engine has no such setting.
+	TensorParallel int `json:"tensor_parallel,omitempty"`
 	// LoadS is the engine's construction time (model load, graph capture),
 	// reported apart from every batch.
 	LoadS *float64 `json:"load_s"`

@@ -104,7 +104,7 @@ func (x *execution) writeManifest() error {
 	return results.WriteManifest(x.dir.File(ManifestFile), x.manifest)
 }
 
-func (x *execution) loadRequest(e Engine, checkOnly bool) *protocol.LoadRequest {
+func (x *execution) loadRequest(e EngineSpec, checkOnly bool) *protocol.LoadRequest {
 	p := x.plan
 	return &protocol.LoadRequest{
 		Engine:         e.Name,
@@ -156,7 +156,7 @@ func (x *execution) preflight(ctx context.Context) (map[string]*protocol.EngineI
 	return out, nil
 }
 
-func (x *execution) check(ctx context.Context, e Engine) (*protocol.EngineInfo, error) {
+func (x *execution) check(ctx context.Context, e EngineSpec) (*protocol.EngineInfo, error) {
 	p, err := startProc(x.opt.Worker, e.Name, x.dir.File(LogFile(e.Name)))
 	if err != nil {
 		return nil, err
@@ -278,7 +278,7 @@ func (x *execution) manifestEngine(name string) *results.Engine {
 // runEngine runs one engine's cells in a fresh worker. A failure of the
 // engine is returned as a *WorkerError; an error is returned only when the
 // results cannot be written.
-func (x *execution) runEngine(ctx context.Context, e Engine, m *results.Engine, cells []workload.Cell, w *results.Writer) (*WorkerError, error) {
+func (x *execution) runEngine(ctx context.Context, e EngineSpec, m *results.Engine, cells []workload.Cell, w *results.Writer) (*WorkerError, error) {
 	p, err := startProc(x.opt.Worker, e.Name, x.dir.File(LogFile(e.Name)))
 	if err != nil {
 		return &WorkerError{Engine: e.Name, What: err.Error()}, nil
@@ -348,7 +348,7 @@ func (x *execution) runEngine(ctx context.Context, e Engine, m *results.Engine, 
 
 // failedCell records the cell the worker failed on as a row with the error,
 // so nothing about the run is hidden, and returns the failure.
-func (x *execution) failedCell(w *results.Writer, e Engine, cl workload.Cell, we *WorkerError) (*WorkerError, error) {
+func (x *execution) failedCell(w *results.Writer, e EngineSpec, cl workload.Cell, we *WorkerError) (*WorkerError, error) {
 	row := rowOf(e.Name, x.wl, &protocol.BatchResult{Cell: cl, StartedAt: time.Now().UTC(), Error: we.What}, cl)
 	if err := w.Write(row); err != nil {
 		return nil, err
@@ -372,6 +372,7 @@ func (x *execution) recordLoad(m *results.Engine, l *protocol.LoadedEvent) {
 	m.EffectiveConfig = info.EffectiveConfig
 	m.Reservation = info.Reservation
 	m.KVCacheTokens = info.KVCacheTokens
+	m.TensorParallel = info.TensorParallel
 	load := l.LoadS
 	m.LoadS = &load
 	m.Notes = append(m.Notes, info.Notes...)

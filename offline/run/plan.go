@@ -23,7 +23,7 @@ import (
 // Plan is one run, validated: what to measure, with which engines, and
 // where the results go. The command line builds it; nothing changes it.
 type Plan struct {
-	Engines  []Engine
+	Engines  []EngineSpec
 	Model    Model
 	Spec     workload.Spec
 	Sampling protocol.Sampling
@@ -51,8 +51,9 @@ type Plan struct {
 	Host        results.Host
 }
 
-// Engine is one engine of a plan.
-type Engine struct {
+// EngineSpec is one engine of a plan: which engine, in which python, with
+// which arguments and environment.
+type EngineSpec struct {
 	Name   string
 	Python string
 	// UserArgs are the --engine-arg keyword arguments, a JSON object.

@@ -62,7 +62,7 @@ func plan(t *testing.T, out string, engines ...[2]string) *Plan {
 		SampleInterval: 50 * time.Millisecond, CommandLine: []string{"enginebench", "run"},
 	}
 	for _, e := range engines {
-		p.Engines = append(p.Engines, Engine{Name: e[0], Python: "python3", Env: map[string]string{"FAKE": e[1]}})
+		p.Engines = append(p.Engines, EngineSpec{Name: e[0], Python: "python3", Env: map[string]string{"FAKE": e[1]}})
 	}
 	return p
 }

@@ -177,6 +177,9 @@ class Adapter(abc.ABC):
         info["effective_config"] = jsonable(self._engine_effective_config())
         info["kv_cache_tokens"] = self._engine_kv_cache_tokens()
         info["reservation"] = jsonable(self._engine_reservation(kwargs))
+        tp = self._engine_tensor_parallel()
+        if tp:
+            info["tensor_parallel"] = int(tp)
         info["notes"] = self._engine_notes()
         return info
 
@@ -292,6 +295,10 @@ class Adapter(abc.ABC):
 
     def _engine_reservation(self, kwargs):
         return {}
+
+    def _engine_tensor_parallel(self):
+        """The number of GPUs one model replica spans, or None."""
+        return None
 
     def _engine_notes(self):
         return []

@@ -228,6 +228,9 @@ class SGLang(base.Adapter):
                     break
         return int(v) if v is not None else None
 
+    def _engine_tensor_parallel(self):
+        return self._server_info().get("tp_size", (self.kwargs or {}).get("tp_size"))
+
     def _engine_reservation(self, kwargs):
         info = self._server_info()
         if str(info.get("device", kwargs.get("device"))) == "cpu":

@@ -143,6 +143,9 @@ class VLLM(base.Adapter):
             return None
         return int(blocks) * int(size)
 
+    def _engine_tensor_parallel(self):
+        return getattr(_get(self.engine, "llm_engine.vllm_config.parallel_config"), "tensor_parallel_size", None)
+
     def _engine_reservation(self, kwargs):
         cc = _get(self.engine, "llm_engine.vllm_config.cache_config")
         res = {}

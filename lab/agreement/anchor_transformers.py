@@ -14,7 +14,7 @@ returned tensor, up to and including a first EOS, as the adapter counts them.
 
 Nothing here imports enginebench: it is the independent reference.
 
-    .venv/cpu/bin/python scripts/anchor_transformers.py OUT_DIR [--json FILE]
+    .venv/cpu/bin/python lab/agreement/anchor_transformers.py OUT_DIR [--json FILE]
 
 Prints one JSON document (and writes it to --json): per-cell wall time,
 prompt and output tokens, and the settings used.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The verdict of scripts/agreement.sh: reads one agreement directory and prints
+"""The verdict of lab/agreement/agreement.sh: reads one agreement directory and prints
 (and writes to OUT/agreement.txt) the table of enginebench against its anchors.
 
     agreement_report.py OUT [--rounds N] [--cli-pairs N] [--cli-side enginebench|plain] [--concurrent]
@@ -293,7 +293,7 @@ def report(out, rounds, cli_pairs, concurrent, swap_period, tol, max_other, min_
              f"\nout (clean < all) when other processes used more than {max_other:g} cores meanwhile")
     text += (f",\nor (both sides at once) when the other side was not measuring all through it ({dropped} left out so)." if concurrent else ".")
     if swap_period:
-        text += f"\nBoth at once, each side on its own half of the CPUs, the halves swapped every {swap_period:g} s (scripts/swap_cores.py)."
+        text += f"\nBoth at once, each side on its own half of the CPUs, the halves swapped every {swap_period:g} s (lab/agreement/swap_cores.py)."
     elif concurrent:
         text += "\nBoth at once, the cores left to the scheduler (SWAP_PERIOD=0)."
     text += ("\ndiff = the median over rounds (pairs) of each round's enginebench median / anchor median - 1: paired, so the"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Agreement of enginebench's throughput with two anchors, on the same workload:
-#   transformers: scripts/anchor_transformers.py, a plain Python script timing the same
+#   transformers: lab/agreement/anchor_transformers.py, a plain Python script timing the same
 #                 model.generate calls on the same prompts, in the same order;
-#   vllm:         scripts/anchor_vllm.py, vLLM's own offline benchmark (vllm.benchmarks.throughput):
+#   vllm:         lab/agreement/anchor_vllm.py, vLLM's own offline benchmark (vllm.benchmarks.throughput):
 #                 in-process on enginebench's exact prompts (every cell), and the real
 #                 `vllm bench throughput` command on its random dataset with the same token
 #                 counts, in pairs of fresh processes: enginebench (vLLM only, one warm-up
@@ -11,7 +11,7 @@
 #                 other way round, alternating.
 #
 # Usage (from the repository root, after `make setup`):
-#   scripts/agreement.sh [OUT_DIR]          default OUT_DIR: results/agreement-<time>
+#   lab/agreement/agreement.sh [OUT_DIR]          default OUT_DIR: results/agreement-<time>
 #
 # Environment (defaults in brackets):
 #   BATCH_SIZES [1,16,64]  INPUT_LEN [128]  OUTPUT_LEN [128]  REPS [20]  WARMUP [1]
@@ -71,7 +71,7 @@
 #                    measured its first (warm-up) batch and runs the same cells in order;
 #                    a repetition counts only if the other side was measuring all through
 #                    it (in the tails one side runs alone, on a machine twice as free)
-#   SWAP_PERIOD [0.05] both at once: scripts/swap_cores.py pins each side's process tree to
+#   SWAP_PERIOD [0.05] both at once: lab/agreement/swap_cores.py pins each side's process tree to
 #                    its own half of the CPUs and swaps the halves every SWAP_PERIOD seconds,
 #                    so both spend the same time on each core (a shared VM's vCPUs run at
 #                    different speeds for seconds at a time: 20-30 % apart). 0: leave the
@@ -83,7 +83,7 @@
 #                    this is left out of the medians; the table shows n=clean/all
 #   MIN_CLEAN [3]    clean repetitions (the command: pairs) needed on each side for a verdict
 #
-# Prints one table (scripts/agreement_report.py, also OUT/agreement.txt): engine, batch, anchor, output tok/s medians
+# Prints one table (lab/agreement/agreement_report.py, also OUT/agreement.txt): engine, batch, anchor, output tok/s medians
 # (min-max, n) of enginebench and of the anchor, the difference, PASS/FAIL; the machine's load
 # (uptime) and the CPU time other processes took during each phase.
 # Exit status: 0 all PASS, 1 a FAIL, 2 a set-up error, 3 inconclusive (too few quiet repetitions).
@@ -93,7 +93,7 @@ prog=${0##*/}
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 2; }
 log() { printf '%s: %s\n' "$prog" "$*" >&2; }
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$PWD
 VENV_CPU=$ROOT/.venv/cpu
 VENV_VLLM=$ROOT/.venv/vllm-cpu
@@ -270,10 +270,10 @@ for ((i = 0; i < ${#engines[@]}; i += 2)); do
 done
 
 # swap PHASE_A PHASE_B: in the background, keeps the two phases' process trees on separate
-# cores, swapped every SWAP_PERIOD seconds (scripts/swap_cores.py says why).
+# cores, swapped every SWAP_PERIOD seconds (lab/agreement/swap_cores.py says why).
 swap() {
 	[ "$SWAP_PERIOD" != 0 ] || return 0
-	"$PY" scripts/swap_cores.py --period "$SWAP_PERIOD" --log "$OUT/swap_cores.log" "$OUT/$1.pid" "$OUT/$2.pid" &
+	"$PY" lab/agreement/swap_cores.py --period "$SWAP_PERIOD" --log "$OUT/swap_cores.log" "$OUT/$1.pid" "$OUT/$2.pid" &
 }
 
 eb() {
@@ -289,12 +289,12 @@ anchors() {
 		# OMP_NUM_THREADS as well, as enginebench's worker has it: the same thread pools.
 		(
 			[ -z "$THREADS" ] || export OMP_NUM_THREADS="$THREADS"
-			phase "round$r-anchor-transformers" "$PY" scripts/anchor_transformers.py "$src" ${THREADS:+--threads "$THREADS"} ${start_after:+--start-after "$start_after"} \
+			phase "round$r-anchor-transformers" "$PY" lab/agreement/anchor_transformers.py "$src" ${THREADS:+--threads "$THREADS"} ${start_after:+--start-after "$start_after"} \
 				--json "$OUT/round$r/anchor_transformers.json"
 		)
 	fi
 	if [ "$VLLM" = 1 ]; then
-		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$src" --call "$VLLM_CALL" \
+		phase "round$r-anchor-vllm" "$VENV_VLLM/bin/python" lab/agreement/anchor_vllm.py "$src" --call "$VLLM_CALL" \
 			${start_after:+--start-after "$start_after"} --json "$OUT/round$r/anchor_vllm.json"
 	fi
 }
@@ -331,13 +331,13 @@ cli_eb() {
 		--temperature "$TEMPERATURE" --top-p 1 --out "$OUT/cli$1/enginebench"
 }
 cli_anchor() {
-	phase "cli$1-anchor-vllm-cli" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$2" --mode cli ${start_after:+--start-after "$start_after"} \
+	phase "cli$1-anchor-vllm-cli" "$VENV_VLLM/bin/python" lab/agreement/anchor_vllm.py "$2" --mode cli ${start_after:+--start-after "$start_after"} \
 		--cli-batch-sizes "$CLI_BATCH_SIZES" --cli-waves "$CLI_REPS" --tmp "$OUT/cli$1" --json "$OUT/cli$1/anchor_vllm_cli.json"
 }
 # cli_plain PAIR: the plain script in enginebench's place, on cli0's settings and prompts.
 cli_plain() {
 	mkdir -p "$OUT/cli$1/plain"
-	phase "cli$1-plain" "$VENV_VLLM/bin/python" scripts/anchor_vllm.py "$OUT/cli0/enginebench" --mode stream \
+	phase "cli$1-plain" "$VENV_VLLM/bin/python" lab/agreement/anchor_vllm.py "$OUT/cli0/enginebench" --mode stream \
 		--stream-batch-size "$CLI_BATCH_SIZES" --stream-engine "$PLAIN_ENGINE" --stream-reps "$CLI_EB_REPS" --stream-results "$OUT/cli$1/plain/results.jsonl" \
 		--json "$OUT/cli$1/plain/anchor_vllm_stream.json"
 }
@@ -372,6 +372,6 @@ uptime | tee "$OUT/uptime-end.txt" >&2
 kill $monitor 2>/dev/null || true
 concurrent=()
 [ "$CONCURRENT" != 1 ] || concurrent=(--concurrent)
-"$PY" scripts/agreement_report.py "$OUT" --rounds "$ROUNDS" --cli-pairs "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" \
+"$PY" lab/agreement/agreement_report.py "$OUT" --rounds "$ROUNDS" --cli-pairs "$([ "$VLLM" = 1 ] && echo "$CLI_PAIRS" || echo 0)" \
 	${concurrent[@]+"${concurrent[@]}"} --cli-side "$CLI_SIDE" --swap-period "$SWAP_PERIOD" --tolerance "$TOLERANCE" \
 	--max-other-cores "${MAX_OTHER_CORES:-0.10}" --min-clean "${MIN_CLEAN:-3}"

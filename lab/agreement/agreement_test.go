@@ -1,7 +1,9 @@
-// Package scripts holds the tests of the Python helpers of scripts/agreement.sh:
+//go:build lab
+
+// Package agreement holds the tests of the Python helpers of lab/agreement/agreement.sh:
 // agreement_report.py (the verdict) and swap_cores.py (the core swapper). They
 // use only Python's standard library, so any python3 runs them.
-package scripts
+package agreement
 
 import (
 	"bufio"
@@ -112,10 +114,10 @@ func TestAgreementReport(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run `go test ./scripts -update` to write it)", err)
+				t.Fatalf("%v (run `go test -tags lab ./lab/agreement -update` to write it)", err)
 			}
 			if out != string(want) {
-				t.Errorf("report differs from %s (run `go test ./scripts -update` if the change is meant):\n%s", path, out)
+				t.Errorf("report differs from %s (run `go test -tags lab ./lab/agreement -update` if the change is meant):\n%s", path, out)
 			}
 		})
 	}

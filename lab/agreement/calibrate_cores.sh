@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The noise floor of agreement.sh's both-at-once mode on this machine: two copies of the
-# same plain script (scripts/anchor_transformers.py, one torch thread each) side by side,
+# same plain script (lab/agreement/anchor_transformers.py, one torch thread each) side by side,
 # in rounds that alternate between the cores left to the scheduler and the cores swapped
-# every SWAP_PERIOD seconds (scripts/swap_cores.py). Both copies do the same work, so any
+# every SWAP_PERIOD seconds (lab/agreement/swap_cores.py). Both copies do the same work, so any
 # difference between them is the machine's; the smaller spread tells which mode to trust.
 #
 # Usage (from the repository root, after `make setup`):
-#   scripts/calibrate_cores.sh RUN_DIR [OUT_DIR]
+#   lab/agreement/calibrate_cores.sh RUN_DIR [OUT_DIR]
 # RUN_DIR: an enginebench --out directory of a transformers run (its workload.json and
 # manifest.json give the model, dtype and prompts), e.g. an agreement run's round1/enginebench.
 #
@@ -16,7 +16,7 @@ set -euo pipefail
 prog=${0##*/}
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 2; }
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=$PWD/.venv/cpu/bin/python
 [ -x "$PY" ] || die ".venv/cpu is missing: run \`make setup\` first"
 RUN=${1:?usage: $prog RUN_DIR [OUT_DIR]}
@@ -45,11 +45,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	((r % 2 == 0)) || mode=swapped
 	rm -f "$OUT/go$r"
 	for side in a b; do
-		"$PY" scripts/anchor_transformers.py "$RUN" --workload "$OUT/workload.json" --threads 1 \
+		"$PY" lab/agreement/anchor_transformers.py "$RUN" --workload "$OUT/workload.json" --threads 1 \
 			--start-after "$OUT/go$r" --json "$OUT/round$r-$side.json" >/dev/null 2>"$OUT/round$r-$side.log" &
 		echo $! >"$OUT/round$r-$side.pid"
 	done
-	[ "$mode" = free ] || "$PY" scripts/swap_cores.py --period "$SWAP_PERIOD" --log "$OUT/swap_cores.log" "$OUT/round$r-a.pid" "$OUT/round$r-b.pid" &
+	[ "$mode" = free ] || "$PY" lab/agreement/swap_cores.py --period "$SWAP_PERIOD" --log "$OUT/swap_cores.log" "$OUT/round$r-a.pid" "$OUT/round$r-b.pid" &
 	# Both copies load the model, then start together.
 	sleep 15
 	echo go >"$OUT/go$r"

