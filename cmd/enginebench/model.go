@@ -110,7 +110,7 @@ func rooflineModel(info *modelinfo.Info, dtype string) (roofline.Model, error) {
 	if err != nil {
 		return roofline.Model{}, err
 	}
-	runBits, ok := modelinfo.DtypeBits(safetensorsDtype(dtype))
+	runBits, ok := modelinfo.TorchDtypeBits(dtype)
 	if !ok {
 		return m, nil
 	}
@@ -129,17 +129,4 @@ func rooflineModel(info *modelinfo.Info, dtype string) (roofline.Model, error) {
 		m.Caveats = append(m.Caveats, fmt.Sprintf("weights are stored at %d bits and run at %d: weight bytes scaled to the run dtype", storedBits, runBits))
 	}
 	return m, nil
-}
-
-// safetensorsDtype maps a torch dtype name to its safetensors name.
-func safetensorsDtype(d string) string {
-	switch strings.TrimPrefix(d, "torch.") {
-	case "float32", "float":
-		return "F32"
-	case "float16", "half":
-		return "F16"
-	case "bfloat16":
-		return "BF16"
-	}
-	return ""
 }

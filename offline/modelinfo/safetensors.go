@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"os"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -25,6 +26,34 @@ var dtypeBits = map[string]uint64{
 	"I32": 32, "U32": 32, "F32": 32,
 	"I64": 64, "U64": 64, "F64": 64, "C64": 64,
 	"F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}
+
+// torchDtypes maps the torch dtype names (and their usual aliases) users and
+// engines give to safetensors names: the one dtype table of the project.
+var torchDtypes = map[string]string{
+	"float32": "F32", "float": "F32", "fp32": "F32",
+	"float16": "F16", "half": "F16", "fp16": "F16",
+	"bfloat16": "BF16", "bf16": "BF16",
+	"float64": "F64", "double": "F64",
+	"float8_e4m3fn": "F8_E4M3", "fp8_e4m3": "F8_E4M3", "fp8": "F8_E4M3",
+	"float8_e5m2": "F8_E5M2", "fp8_e5m2": "F8_E5M2",
+	"int8": "I8", "uint8": "U8",
+}
+
+// SafetensorsDtype returns the safetensors name of a torch dtype name
+// ("bfloat16", "torch.float16", "fp8_e4m3"), and false for an unknown one.
+func SafetensorsDtype(torch string) (string, bool) {
+	s, ok := torchDtypes[strings.TrimPrefix(strings.ToLower(strings.TrimSpace(torch)), "torch.")]
+	return s, ok
+}
+
+// TorchDtypeBits returns the element size in bits of a torch dtype name.
+func TorchDtypeBits(torch string) (uint64, bool) {
+	s, ok := SafetensorsDtype(torch)
+	if !ok {
+		return 0, false
+	}
+	return DtypeBits(s)
 }
 
 // DtypeBits returns the element size in bits of a safetensors dtype name

@@ -215,14 +215,11 @@ func KVBytesPerElement(kvCacheDtype, modelDtype string) (float64, error) {
 			return 0, fmt.Errorf("roofline: kv cache dtype %q follows the model, whose dtype is unknown", kvCacheDtype)
 		}
 	}
-	d = strings.TrimPrefix(d, "torch.")
-	switch {
-	case d == "bfloat16" || d == "bf16" || d == "float16" || d == "fp16" || d == "half":
-		return 2, nil
-	case d == "float32" || d == "fp32" || d == "float":
-		return 4, nil
-	case strings.HasPrefix(d, "fp8") || strings.HasPrefix(d, "float8") || d == "int8":
-		return 1, nil
+	if bits, ok := modelinfo.TorchDtypeBits(d); ok {
+		return float64(bits) / 8, nil
+	}
+	if d = strings.TrimPrefix(d, "torch."); strings.HasPrefix(d, "fp8") || strings.HasPrefix(d, "float8") {
+		return 1, nil // engines' own fp8 variants (vLLM's "fp8_inc", ...)
 	}
 	return 0, fmt.Errorf("roofline: unknown KV cache dtype %q", d)
 }
