@@ -48,6 +48,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/enginebench/enginebench/offline/sampling"
 	"sort"
 	"sync"
 	"time"
@@ -145,10 +146,8 @@ type Monitor struct {
 	droppedUpTo int64
 	pids        []int
 	err         error
-	started     bool
-	stopped     bool
-	cancel      context.CancelFunc
-	done        chan struct{}
+
+	loop sampling.Loop
 }
 
 // New returns a Monitor for the tree rooted at root. It checks that root
@@ -289,57 +288,18 @@ func (m *Monitor) Err() error {
 	return m.err
 }
 
-var (
-	errStarted = errors.New("hostmon: already started")
-	errStopped = errors.New("hostmon: stopped")
-)
-
 // Start samples now and then every Interval until ctx is done, Stop is
 // called, or the root process exits.
 func (m *Monitor) Start(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.stopped {
-		return errStopped
-	}
-	if m.started {
-		return errStarted
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	m.started, m.cancel, m.done = true, cancel, make(chan struct{})
-	go m.loop(ctx, m.done)
-	return nil
-}
-
-func (m *Monitor) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(m.opts.Interval)
-	defer t.Stop()
-	for {
-		if _, err := m.SampleNow(); errors.Is(err, ErrNoProcess) {
-			return // nothing left to watch; Err says why
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return m.loop.Start(ctx, m.opts.Interval, nil, func() bool {
+		_, err := m.SampleNow()
+		return !errors.Is(err, ErrNoProcess) // nothing left to watch; Err says why
+	})
 }
 
 // Stop ends sampling and waits for the sampling goroutine. Recorded data
 // stays readable. It is idempotent.
-func (m *Monitor) Stop() {
-	m.mu.Lock()
-	m.stopped = true
-	cancel, done := m.cancel, m.done
-	m.cancel = nil
-	m.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
-}
+func (m *Monitor) Stop() { m.loop.Stop() }
 
 func (m *Monitor) search(t int64, after bool) int {
 	return sort.Search(m.n, func(i int) bool {
@@ -367,7 +327,7 @@ func (m *Monitor) Samples(from, to time.Time) []Sample {
 // bracketed at the end of the window.
 func (m *Monitor) Stats(from, to time.Time) Stats {
 	m.mu.Lock()
-	need := !m.stopped && (m.n == 0 || m.get(m.n-1).at < int64(to.Sub(m.epoch)))
+	need := !m.loop.Stopped() && (m.n == 0 || m.get(m.n-1).at < int64(to.Sub(m.epoch)))
 	m.mu.Unlock()
 	if need {
 		m.SampleNow() // on error the window is computed from what exists

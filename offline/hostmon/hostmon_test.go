@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/enginebench/enginebench/offline/sampling"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,7 +141,7 @@ func TestBusyChildCPU(t *testing.T) {
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Start(context.Background()); !errors.Is(err, errStarted) {
+	if err := m.Start(context.Background()); !errors.Is(err, sampling.ErrStarted) {
 		t.Fatalf("second Start = %v", err)
 	}
 	// The kernel's own counter for the child, read just outside the
@@ -192,7 +193,7 @@ func TestBusyChildCPU(t *testing.T) {
 	if st := m.Stats(t0, t1); st.CPUSeconds == nil {
 		t.Fatalf("data lost after Stop: %+v", st)
 	}
-	if err := m.Start(context.Background()); !errors.Is(err, errStopped) {
+	if err := m.Start(context.Background()); !errors.Is(err, sampling.ErrStopped) {
 		t.Fatalf("Start after Stop = %v", err)
 	}
 }

@@ -4,8 +4,8 @@ package nvmlsampler
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/enginebench/enginebench/offline/sampling"
 	"math"
 	"os"
 	"sort"
@@ -31,11 +31,7 @@ type Sampler struct {
 	readMu sync.Mutex
 	closed bool
 
-	stateMu sync.Mutex // guards started, stopped, cancel, done
-	started bool
-	stopped bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	loop sampling.Loop
 
 	stopOnce sync.Once
 	nudge    chan struct{} // Mark asks the loop for an early reading
@@ -433,58 +429,20 @@ func (s *Sampler) read() []gpu.Sample {
 	return out
 }
 
-// errStarted is returned by a second Start.
-var errStarted = errors.New("nvmlsampler: already started")
-
-// errStopped is returned by Start after Stop.
-var errStopped = errors.New("nvmlsampler: stopped")
-
-// Start takes a first reading and then one every Interval until ctx is done
-// or Stop is called.
+// Start takes a first reading and then one every Interval (and at each
+// Mark) until ctx is done or Stop is called.
 func (s *Sampler) Start(ctx context.Context) error {
-	s.stateMu.Lock()
-	defer s.stateMu.Unlock()
-	if s.stopped {
-		return errStopped
-	}
-	if s.started {
-		return errStarted
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	s.started, s.cancel, s.done = true, cancel, make(chan struct{})
-	go s.loop(ctx, s.done)
-	return nil
-}
-
-func (s *Sampler) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(s.opts.Interval)
-	defer t.Stop()
-	s.read()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.read()
-		case <-s.nudge:
-			s.read()
-		}
-	}
+	return s.loop.Start(ctx, s.opts.Interval, s.nudge, func() bool {
+		s.read()
+		return true
+	})
 }
 
 // Stop ends sampling, waits for the sampling goroutine, and shuts NVML
 // down. Recorded data stays readable. It is idempotent.
 func (s *Sampler) Stop() {
 	s.stopOnce.Do(func() {
-		s.stateMu.Lock()
-		s.stopped = true // a racing Start now fails instead of leaking a goroutine
-		cancel, done := s.cancel, s.done
-		s.stateMu.Unlock()
-		if cancel != nil {
-			cancel()
-			<-done
-		}
+		s.loop.Stop()
 		s.readMu.Lock()
 		s.closed = true
 		s.lib.Shutdown() // nothing useful to do with a failure here

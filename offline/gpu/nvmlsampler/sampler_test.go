@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/enginebench/enginebench/offline/sampling"
 	"math"
 	"slices"
 	"strings"
@@ -209,7 +210,7 @@ func TestBackgroundSampling(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(context.Background()); !errors.Is(err, errStarted) {
+	if err := s.Start(context.Background()); !errors.Is(err, sampling.ErrStarted) {
 		t.Fatalf("second Start = %v, want errStarted", err)
 	}
 	time.Sleep(30 * time.Millisecond)
@@ -250,7 +251,7 @@ func TestBackgroundSampling(t *testing.T) {
 	if n := len(srv.ShutdownCalls()); n != 1 {
 		t.Errorf("Shutdown called %d times, want 1", n)
 	}
-	if err := s.Start(context.Background()); !errors.Is(err, errStopped) {
+	if err := s.Start(context.Background()); !errors.Is(err, sampling.ErrStopped) {
 		t.Errorf("Start after Stop = %v, want errStopped", err)
 	}
 }
