@@ -84,7 +84,7 @@ func TestParseAccepted(t *testing.T) {
 	for _, tt := range accepted {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			engine, kw, err := Parse(tt.in, engines)
+			engine, kw, err := parseOne(tt.in, engines)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
@@ -106,9 +106,9 @@ func TestParseAccepted(t *testing.T) {
 				t.Errorf("Format = %s\nwant     %s", got, wantFormat)
 			}
 			// The formatted text parses back to the same values.
-			_, again, err := Parse(engine+": "+kw.Format(), engines)
+			_, again, err := parseOne(engine+": "+kw.Format(), engines)
 			if err != nil || !reflect.DeepEqual(again, kw) {
-				t.Errorf("Parse(Format) = %#v, %v", again, err)
+				t.Errorf("parseOne(Format) = %#v, %v", again, err)
 			}
 			// And the JSON decodes back to the same Go values.
 			var back Kwargs
@@ -230,12 +230,12 @@ func TestParseRejected(t *testing.T) {
 	for _, tt := range rejected {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			engine, kw, err := Parse(tt.in, engines)
+			engine, kw, err := parseOne(tt.in, engines)
 			if err == nil {
-				t.Fatalf("Parse(%q) = %s, %#v; want an error", tt.in, engine, kw)
+				t.Fatalf("parseOne(%q) = %s, %#v; want an error", tt.in, engine, kw)
 			}
 			if err.Error() != tt.want {
-				t.Errorf("Parse(%q) error\n got: %s\nwant: %s", tt.in, err, tt.want)
+				t.Errorf("parseOne(%q) error\n got: %s\nwant: %s", tt.in, err, tt.want)
 			}
 			var perr *Error
 			if !errors.As(err, &perr) {
@@ -257,7 +257,7 @@ func TestCaretGolden(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
 	for _, tt := range rejected {
-		_, _, err := Parse(tt.in, engines)
+		_, _, err := parseOne(tt.in, engines)
 		var perr *Error
 		if !errors.As(err, &perr) {
 			t.Fatalf("%s: no *Error", tt.name)
@@ -286,7 +286,7 @@ func TestCaretGolden(t *testing.T) {
 func TestErrorFields(t *testing.T) {
 	t.Parallel()
 	in := "vllm: a=1,\n  b=größe, c=x"
-	_, _, err := Parse(in, engines)
+	_, _, err := parseOne(in, engines)
 	var perr *Error
 	if !errors.As(err, &perr) {
 		t.Fatalf("Parse error %v is not *Error", err)
@@ -384,8 +384,10 @@ func TestFormatValue(t *testing.T) {
 		{struct{}{}, "struct {}{}"},
 	}
 	for _, tt := range tests {
-		if got := FormatValue(tt.v); got != tt.want {
-			t.Errorf("FormatValue(%#v) = %s, want %s", tt.v, got, tt.want)
+		var b strings.Builder
+		formatValue(&b, tt.v)
+		if got := b.String(); got != tt.want {
+			t.Errorf("formatValue(%#v) = %s, want %s", tt.v, got, tt.want)
 		}
 	}
 }

@@ -18,7 +18,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(tt.in)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		engine, kw, err := Parse(in, engines)
+		engine, kw, err := parseOne(in, engines)
 		if err != nil {
 			var perr *Error
 			if !errors.As(err, &perr) {
@@ -30,9 +30,9 @@ func FuzzParse(f *testing.F) {
 			_ = perr.Caret()
 			return
 		}
-		_, again, err := Parse(engine+": "+kw.Format(), engines)
+		_, again, err := parseOne(engine+": "+kw.Format(), engines)
 		if err != nil || !reflect.DeepEqual(again, kw) {
-			t.Fatalf("Parse(Format()) = %#v, %v; want %#v", again, err, kw)
+			t.Fatalf("parseOne(Format()) = %#v, %v; want %#v", again, err, kw)
 		}
 		b, err := json.Marshal(kw)
 		if err != nil {

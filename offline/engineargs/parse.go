@@ -57,16 +57,6 @@ import (
 	"github.com/go-python/gpython/py"
 )
 
-// Parse parses one --engine-arg value of the form "ENGINE: name=value, ...",
-// where ENGINE must be one of engines. Errors are *Error.
-func Parse(value string, engines []string) (engine string, kw Kwargs, err error) {
-	engine, kw, perr := parse(value, engines)
-	if perr != nil { // not "return parse(...)": a nil *Error is a non-nil error
-		return "", nil, perr
-	}
-	return engine, kw, nil
-}
-
 // ParseAll parses repeated --engine-arg values and merges them per engine,
 // in the order given; an argument given twice for one engine, in one value
 // or in two, is an error naming it. Errors are *Error.

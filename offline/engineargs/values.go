@@ -115,14 +115,6 @@ func get(ps []Pair, key string) (any, bool) {
 	return nil, false
 }
 
-// FormatValue renders one value as Python source (see Kwargs.Format). Values
-// of other Go types than those listed at Kwargs are rendered with %#v.
-func FormatValue(v any) string {
-	var b strings.Builder
-	formatValue(&b, v)
-	return b.String()
-}
-
 func formatValue(b *strings.Builder, v any) {
 	switch v := v.(type) {
 	case nil:

@@ -37,9 +37,9 @@ func waitTree(t testing.TB, pid, n int) []int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pids, err := Tree(pid)
+		pids, err := tree(pid)
 		if err != nil {
-			t.Fatalf("Tree(%d): %v", pid, err)
+			t.Fatalf("tree(%d): %v", pid, err)
 		}
 		if len(pids) >= n || time.Now().After(deadline) {
 			return pids
@@ -80,7 +80,7 @@ func TestTreeFindsDescendants(t *testing.T) {
 			root := cmd.Process.Pid
 			pids := waitTree(t, root, tt.size)
 			if len(pids) != tt.size || pids[0] != root {
-				t.Fatalf("Tree(%d) = %v, want root first and %d processes", root, pids, tt.size)
+				t.Fatalf("tree(%d) = %v, want root first and %d processes", root, pids, tt.size)
 			}
 			for _, c := range children(t, root) {
 				if !slices.Contains(pids, c) {
@@ -100,7 +100,7 @@ func TestTreeFindsDescendants(t *testing.T) {
 
 func TestTreeOfMissingProcess(t *testing.T) {
 	t.Parallel()
-	_, err := Tree(1 << 30) // above pid_max on any kernel
+	_, err := tree(1 << 30) // above pid_max on any kernel
 	if !errors.Is(err, ErrNoProcess) {
 		t.Fatalf("Tree of a missing pid: %v, want ErrNoProcess", err)
 	}

@@ -268,17 +268,3 @@ func (sc *scanner) treeStats(root int) ([]procStat, error) {
 	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].pid < out[1+j].pid })
 	return out, nil
 }
-
-// Tree returns pid and all its descendants (children, grandchildren, ...),
-// pid first and the rest in increasing order. It scans /proc once.
-func Tree(pid int) ([]int, error) {
-	sts, err := newScanner("/proc").treeStats(pid)
-	if err != nil {
-		return nil, fmt.Errorf("hostmon: process tree of %d: %w", pid, err)
-	}
-	pids := make([]int, len(sts))
-	for i, st := range sts {
-		pids[i] = st.pid
-	}
-	return pids, nil
-}

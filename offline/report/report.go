@@ -181,7 +181,7 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 	for _, c := range cells {
 		idx[fmt.Sprintf("%s/%d", c.Engine, c.BatchSize)] = c
 	}
-	fmt.Fprintf(w, "\nOutput throughput relative to %s (ratio of medians):\n", base)
+	fmt.Fprintf(w, "\nOutput throughput relative to %s (ratio of medians [95%% bootstrap interval, from 3 repetitions each]):\n", base)
 	t := newTable(w)
 	t.Header(header...)
 	for _, bs := range m.Workload.BatchSizes {
@@ -193,13 +193,34 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 				row = append(row, "—")
 				continue
 			}
-			row = append(row, fmt.Sprintf("%.2f×", c.OutputTPS.Median/b.OutputTPS.Median))
+			row = append(row, ratioCell(c, b))
 		}
 		if err := t.Append(row...); err != nil {
 			return err
 		}
 	}
 	return t.Render()
+}
+
+// ratioCell is c's median output throughput over b's, with the bootstrap
+// interval of that ratio when both have enough repetitions.
+func ratioCell(c, b CellStats) string {
+	r, err := stats.RatioOfMedians(outputTPS(c.Rows), outputTPS(b.Rows))
+	if err != nil {
+		return fmt.Sprintf("%.2f×", c.OutputTPS.Median/b.OutputTPS.Median)
+	}
+	if r.CILow == nil || r.CIHigh == nil {
+		return fmt.Sprintf("%.2f×", r.Value)
+	}
+	return fmt.Sprintf("%.2f× [%.2f–%.2f]", r.Value, *r.CILow, *r.CIHigh)
+}
+
+func outputTPS(rows []results.Row) []float64 {
+	out := make([]float64, len(rows))
+	for i, r := range rows {
+		out[i] = r.OutputTokensPerS()
+	}
+	return out
 }
 
 func withRange(s stats.Summary, f string) string {

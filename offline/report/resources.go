@@ -111,16 +111,13 @@ func decodeBound(m *results.Manifest, c CellStats) *roofline.Bound {
 	if tp > len(m.GPU.Devices) {
 		return nil
 	}
-	var bw float64
-	for _, d := range m.GPU.Devices[:tp] {
-		if d.PeakBandwidthBytesPerS == nil {
-			return nil
-		}
-		bw += *d.PeakBandwidthBytesPerS
+	bw := gpu.TotalPeakBandwidth(m.GPU.Devices[:tp])
+	if bw == nil {
+		return nil
 	}
 	b, err := roofline.DecodeBound(*m.Model.Roofline, roofline.Workload{
 		Batch: c.BatchSize, InputLen: m.Workload.InputLen, OutputLen: m.Workload.OutputLen, TensorParallel: tp,
-	}, bw)
+	}, *bw)
 	if err != nil {
 		return nil
 	}

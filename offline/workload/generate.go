@@ -27,12 +27,6 @@ type Workload struct {
 	SHA256 string
 }
 
-// CellPrompts returns the prompts of cell c (a sub-slice of w.Prompts; do
-// not modify it).
-func (w *Workload) CellPrompts(c Cell) [][]int32 {
-	return w.Prompts[c.First : c.First+c.BatchSize]
-}
-
 // Generate validates spec and draws its prompts.
 //
 // The generator is fixed forever, because users cite workload hashes: the

@@ -186,9 +186,6 @@ func TestGenerateProperties(t *testing.T) {
 				if c.First != next {
 					t.Fatalf("cell %+v starts at %d, want %d", c, c.First, next)
 				}
-				if got := w.CellPrompts(c); len(got) != c.BatchSize || &got[0][0] != &w.Prompts[c.First][0] {
-					t.Fatalf("CellPrompts(%+v) is not the cell's slice", c)
-				}
 				next += c.BatchSize
 			}
 			if next != n {
