@@ -87,6 +87,11 @@ import subprocess
 import sys
 import time
 
+# enginebench's own vLLM adapter (the embedded package), so the anchor
+# records the effective configuration with the adapter's code, not a copy.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pyhost", "py"))
+from enginebench_host.engines import vllm as _adapter  # noqa: E402
+
 # The vLLM worker's environment in enginebench (offline/engine: common,
 # vllm's own, OfflineEnv for a local model directory).
 ENGINEBENCH_VLLM_ENV = {
@@ -187,27 +192,10 @@ def engine_flags(cargs, eff, cli_mode, len_slack=0):
     return flags
 
 
-EFFECTIVE = {
-    "model_config": ["model", "dtype", "max_model_len", "seed", "enforce_eager", "quantization", "generation_config", "skip_tokenizer_init"],
-    "scheduler_config": ["max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill", "chunked_prefill_enabled", "async_scheduling", "policy"],
-    "cache_config": ["block_size", "gpu_memory_utilization", "kv_cache_memory_bytes", "enable_prefix_caching", "num_gpu_blocks", "cache_dtype"],
-    "parallel_config": ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "distributed_executor_backend"],
-    "compilation_config": ["mode", "level", "cudagraph_mode", "max_cudagraph_capture_size", "cudagraph_capture_sizes"],
-    "device_config": ["device", "device_type"],
-}
-
-
 def effective_config(llm):
-    """The same fields enginebench's adapter records, for a side-by-side check."""
-    vc = llm.llm_engine.vllm_config
-    eff = {}
-    for section, names in EFFECTIVE.items():
-        obj = getattr(vc, section, None)
-        for n in names:
-            if obj is not None and hasattr(obj, n):
-                v = getattr(obj, n)
-                eff[f"{section}.{n}"] = v if isinstance(v, (bool, int, float, str, type(None))) else str(v)
-    return eff
+    """The fields enginebench's vLLM adapter records (its own function), for a
+    side-by-side check."""
+    return {k: v if isinstance(v, (bool, int, float, str, type(None))) else str(v) for k, v in _adapter.effective_config(llm).items()}
 
 
 def normalize(v):

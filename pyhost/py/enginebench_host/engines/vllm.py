@@ -115,26 +115,7 @@ class VLLM(base.Adapter):
         return out
 
     def _engine_effective_config(self):
-        vc = _get(self.engine, "llm_engine.vllm_config")
-        if vc is None:
-            return {}
-        pick = {
-            "model_config": ["model", "dtype", "max_model_len", "seed", "enforce_eager", "quantization", "generation_config", "skip_tokenizer_init"],
-            "scheduler_config": ["max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill", "chunked_prefill_enabled", "async_scheduling", "policy"],
-            "cache_config": ["block_size", "gpu_memory_utilization", "kv_cache_memory_bytes", "enable_prefix_caching", "num_gpu_blocks", "cache_dtype"],
-            "parallel_config": ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "distributed_executor_backend"],
-            "compilation_config": ["mode", "level", "cudagraph_mode", "max_cudagraph_capture_size", "cudagraph_capture_sizes"],
-            "device_config": ["device", "device_type"],
-        }
-        eff = {}
-        for section, names in pick.items():
-            obj = getattr(vc, section, None)
-            if obj is None:
-                continue
-            for n in names:
-                if hasattr(obj, n):
-                    eff[f"{section}.{n}"] = getattr(obj, n)
-        return eff
+        return effective_config(self.engine)
 
     def _engine_kv_cache_tokens(self):
         cc = _get(self.engine, "llm_engine.vllm_config.cache_config")
@@ -217,6 +198,33 @@ def _torch_cuda():
     except ImportError:
         return {}
     return {"torch_cuda": torch.version.cuda}
+
+
+# The vllm_config fields recorded as the effective configuration, by
+# section: what differs between engines and releases and changes a figure.
+EFFECTIVE_CONFIG = {
+    "model_config": ["model", "dtype", "max_model_len", "seed", "enforce_eager", "quantization", "generation_config", "skip_tokenizer_init"],
+    "scheduler_config": ["max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill", "chunked_prefill_enabled", "async_scheduling", "policy"],
+    "cache_config": ["block_size", "gpu_memory_utilization", "kv_cache_memory_bytes", "enable_prefix_caching", "num_gpu_blocks", "cache_dtype"],
+    "parallel_config": ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "distributed_executor_backend"],
+    "compilation_config": ["mode", "level", "cudagraph_mode", "max_cudagraph_capture_size", "cudagraph_capture_sizes"],
+    "device_config": ["device", "device_type"],
+}
+
+
+def effective_config(llm):
+    """The EFFECTIVE_CONFIG fields of an LLM's vllm_config, as "section.name"
+    keys; the agreement lab's anchor records the same for its own engine."""
+    vc = _get(llm, "llm_engine.vllm_config")
+    eff = {}
+    for section, names in EFFECTIVE_CONFIG.items():
+        obj = getattr(vc, section, None) if vc is not None else None
+        if obj is None:
+            continue
+        for n in names:
+            if hasattr(obj, n):
+                eff[f"{section}.{n}"] = getattr(obj, n)
+    return eff
 
 
 base.expose(globals(), VLLM())
