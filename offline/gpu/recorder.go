@@ -2,9 +2,10 @@ package gpu
 
 import (
 	"math/bits"
-	"sort"
 	"sync"
 	"time"
+
+	"github.com/enginebench/enginebench/offline/sampling"
 )
 
 // DefaultCapacity is the default number of samples a Recorder keeps per
@@ -37,52 +38,25 @@ type record struct {
 	has    uint8
 }
 
-// series is a bounded, time-ordered ring of records for one device.
+// StampNanos implements sampling.Stamped.
+func (r record) StampNanos() int64 { return r.at }
+
+// series is the time-ordered ring of one device's records.
 type series struct {
-	buf         []record
-	start, n    int
-	dropped     bool  // some record was evicted
-	droppedUpTo int64 // newest evicted time
-	anyEnergy   bool  // some record ever carried energy
+	*sampling.Ring[record]
+	anyEnergy bool // some record ever carried energy
 }
 
-func (s *series) get(i int) *record { return &s.buf[(s.start+i)%len(s.buf)] }
+func (s *series) get(i int) *record { return s.Get(i) }
 
-// push inserts r keeping the ring ordered by time. Samples normally arrive in
-// order; an on-demand sample taken concurrently with a periodic one can
-// arrive a little late, so it is moved back into place.
 func (s *series) push(r record) {
-	if s.n == len(s.buf) {
-		old := s.buf[s.start]
-		if !s.dropped || old.at > s.droppedUpTo {
-			s.droppedUpTo = old.at
-		}
-		s.dropped = true
-		s.start = (s.start + 1) % len(s.buf)
-		s.n--
-	}
-	i := s.n
-	s.n++
-	*s.get(i) = r
-	for i > 0 && s.get(i-1).at > r.at {
-		*s.get(i), *s.get(i - 1) = *s.get(i - 1), *s.get(i)
-		i--
-	}
+	s.Push(r)
 	if r.has&hasEnergy != 0 {
 		s.anyEnergy = true
 	}
 }
 
-// search returns the first index whose time is >= t (after == false) or > t
-// (after == true).
-func (s *series) search(t int64, after bool) int {
-	return sort.Search(s.n, func(i int) bool {
-		if after {
-			return s.get(i).at > t
-		}
-		return s.get(i).at >= t
-	})
-}
+func (s *series) search(t int64, after bool) int { return s.Search(t, after) }
 
 // Recorder keeps GPU samples in bounded per-device rings, plus phase marks,
 // and computes per-window statistics. It is safe for concurrent use; every
@@ -116,7 +90,7 @@ func NewRecorder(devices []int, capacity int) *Recorder {
 func (r *Recorder) seriesFor(d int) *series {
 	s, ok := r.series[d]
 	if !ok {
-		s = &series{buf: make([]record, r.capacity)}
+		s = &series{Ring: sampling.NewRing[record](r.capacity)}
 		r.series[d] = s
 		r.order = append(r.order, d)
 	}
@@ -208,10 +182,10 @@ func (r *Recorder) Latest(d int) (Sample, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, ok := r.series[d]
-	if !ok || s.n == 0 {
+	if !ok || s.Len() == 0 {
 		return Sample{}, false
 	}
-	return r.sample(d, s.get(s.n-1)), true
+	return r.sample(d, s.get(s.Len()-1)), true
 }
 
 // Samples returns the retained samples with from <= At <= to for every
@@ -264,7 +238,7 @@ func (r *Recorder) Window(from, to time.Time) []Stats {
 
 // window computes Stats for [f, t] (recorder offsets).
 func (s *series) window(d int, f, t int64) Stats {
-	st := Stats{Device: d, Truncated: s.dropped && s.droppedUpTo >= f}
+	st := Stats{Device: d, Truncated: s.EvictedSince(f)}
 	if t < f {
 		return st
 	}
@@ -368,7 +342,7 @@ func (s *series) counterAt(edge int64, isStart bool, limit int64) (float64, int6
 			break
 		}
 	}
-	for i := s.search(edge, false); i < s.n; i++ { // first at >= edge
+	for i := s.search(edge, false); i < s.Len(); i++ { // first at >= edge
 		if s.get(i).has&hasEnergy != 0 {
 			next = i
 			break

@@ -49,7 +49,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/enginebench/enginebench/offline/sampling"
-	"sort"
 	"sync"
 	"time"
 )
@@ -125,6 +124,9 @@ type record struct {
 	procs int64
 }
 
+// StampNanos implements sampling.Stamped.
+func (r record) StampNanos() int64 { return r.at }
+
 // Monitor samples one process tree in the background.
 type Monitor struct {
 	root  int
@@ -139,13 +141,10 @@ type Monitor struct {
 	members  []procStat // tree found by the last full scan
 	lastFull time.Time
 
-	mu          sync.Mutex // guards everything below
-	buf         []record
-	head, n     int
-	dropped     bool
-	droppedUpTo int64
-	pids        []int
-	err         error
+	mu   sync.Mutex // guards everything below
+	ring *sampling.Ring[record]
+	pids []int
+	err  error
 
 	loop sampling.Loop
 }
@@ -173,7 +172,7 @@ func New(root int, opts Options) (*Monitor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostmon: pid %d: %w: %w", root, ErrNoProcess, err)
 	}
-	return &Monitor{root: root, start: st.start, opts: opts, epoch: time.Now(), sc: sc, buf: make([]record, opts.Capacity)}, nil
+	return &Monitor{root: root, start: st.start, opts: opts, epoch: time.Now(), sc: sc, ring: sampling.NewRing[record](opts.Capacity)}, nil
 }
 
 // SampleNow takes one reading of the tree, records it and returns it. After
@@ -249,24 +248,9 @@ func (m *Monitor) sample(r record) Sample {
 	}
 }
 
-func (m *Monitor) get(i int) *record { return &m.buf[(m.head+i)%len(m.buf)] }
+func (m *Monitor) get(i int) *record { return m.ring.Get(i) }
 
-// push appends r keeping time order (a SampleNow racing the loop may land a
-// little late). The caller holds m.mu.
-func (m *Monitor) push(r record) {
-	if m.n == len(m.buf) {
-		m.dropped, m.droppedUpTo = true, max(m.droppedUpTo, m.buf[m.head].at)
-		m.head = (m.head + 1) % len(m.buf)
-		m.n--
-	}
-	i := m.n
-	m.n++
-	*m.get(i) = r
-	for i > 0 && m.get(i-1).at > r.at {
-		*m.get(i), *m.get(i - 1) = *m.get(i - 1), *m.get(i)
-		i--
-	}
-}
+func (m *Monitor) push(r record) { m.ring.Push(r) }
 
 // PIDs returns the tree found by the latest sample (root first), or just
 // the root before the first sample. It does no I/O, so it suits
@@ -301,14 +285,7 @@ func (m *Monitor) Start(ctx context.Context) error {
 // stays readable. It is idempotent.
 func (m *Monitor) Stop() { m.loop.Stop() }
 
-func (m *Monitor) search(t int64, after bool) int {
-	return sort.Search(m.n, func(i int) bool {
-		if after {
-			return m.get(i).at > t
-		}
-		return m.get(i).at >= t
-	})
-}
+func (m *Monitor) search(t int64, after bool) int { return m.ring.Search(t, after) }
 
 // Samples returns the retained samples in [from, to].
 func (m *Monitor) Samples(from, to time.Time) []Sample {
@@ -327,7 +304,7 @@ func (m *Monitor) Samples(from, to time.Time) []Sample {
 // bracketed at the end of the window.
 func (m *Monitor) Stats(from, to time.Time) Stats {
 	m.mu.Lock()
-	need := !m.loop.Stopped() && (m.n == 0 || m.get(m.n-1).at < int64(to.Sub(m.epoch)))
+	need := !m.loop.Stopped() && (m.ring.Len() == 0 || m.get(m.ring.Len()-1).at < int64(to.Sub(m.epoch)))
 	m.mu.Unlock()
 	if need {
 		m.SampleNow() // on error the window is computed from what exists
@@ -339,7 +316,7 @@ func (m *Monitor) Stats(from, to time.Time) Stats {
 
 // window computes Stats; the caller holds m.mu.
 func (m *Monitor) window(f, t int64) Stats {
-	st := Stats{Truncated: m.dropped && m.droppedUpTo >= f}
+	st := Stats{Truncated: m.ring.EvictedSince(f)}
 	if t < f {
 		return st
 	}
@@ -383,7 +360,7 @@ func (m *Monitor) counterAt(edge int64, isStart bool, limit int64) (float64, int
 	next := m.search(edge, false) // first at >= edge
 	prev := m.search(edge, true) - 1
 	switch {
-	case prev >= 0 && next < m.n:
+	case prev >= 0 && next < m.ring.Len():
 		p, n := m.get(prev), m.get(next)
 		outer := prev
 		if !isStart {
@@ -394,7 +371,7 @@ func (m *Monitor) counterAt(edge int64, isStart bool, limit int64) (float64, int
 		}
 		frac := float64(edge-p.at) / float64(n.at-p.at)
 		return float64(p.ticks) + frac*float64(n.ticks-p.ticks), edge, outer, true
-	case isStart && next < m.n && m.get(next).at <= limit:
+	case isStart && next < m.ring.Len() && m.get(next).at <= limit:
 		return float64(m.get(next).ticks), m.get(next).at, next, true
 	case !isStart && prev >= 0 && m.get(prev).at >= limit:
 		return float64(m.get(prev).ticks), m.get(prev).at, prev, true

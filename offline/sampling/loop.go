@@ -1,4 +1,5 @@
-// Package sampling is the lifecycle the GPU and host samplers share: one
+// Package sampling is what the GPU and host samplers share: the time-ordered
+// ring their readings are kept in (Ring), and their lifecycle (Loop): one
 // goroutine that takes a reading at once and then every interval (or when
 // nudged), from Start until its context ends, Stop is called, or the
 // reading says there is nothing left to watch.
