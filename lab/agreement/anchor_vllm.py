@@ -70,10 +70,9 @@ workload.json.
   enginebench's call with a bootstrap interval. Needs a run with one batch
   size and max_num_seqs = that size (enginebench sets it so).
 
-The environment is enginebench's for a vLLM worker: its fixed settings
-(VLLM_WORKER_MULTIPROC_METHOD=spawn, VLLM_NO_USAGE_STATS, offline hub, no
-telemetry, TOKENIZERS_PARALLELISM=false) and the run's --engine-env 'vllm: ...'
-values, read from the manifest's command line.
+The environment is the one enginebench set for its vLLM worker, read from
+the manifest's "env" (its fixed settings, the offline hub switches and the
+run's --engine-env 'vllm: ...' values).
 """
 
 import argparse
@@ -92,17 +91,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pyhost", "py"))
 from enginebench_host.engines import vllm as _adapter  # noqa: E402
 
-# The vLLM worker's environment in enginebench (offline/engine: common,
-# vllm's own, OfflineEnv for a local model directory).
-ENGINEBENCH_VLLM_ENV = {
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "DO_NOT_TRACK": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "VLLM_WORKER_MULTIPROC_METHOD": "spawn",
-    "VLLM_NO_USAGE_STATS": "1",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-}
 
 VERSION_PATCH = (
     "import importlib.metadata as m\n"
@@ -685,10 +673,11 @@ def main():
     if not args.cli_batch_sizes:
         args.cli_batch_sizes = str(max(wl["spec"]["batch_sizes"]))
 
+    # The environment enginebench set for its vLLM worker, as its manifest
+    # records it (older manifests: the command line's --engine-env only).
+    set_env = dict(sorted((rec.get("env") or engine_env_from_manifest(manifest)).items()))
     env = dict(os.environ)
-    env.update(ENGINEBENCH_VLLM_ENV)
-    env.update(engine_env_from_manifest(manifest))
-    set_env = {k: env[k] for k in sorted(set(ENGINEBENCH_VLLM_ENV) | set(engine_env_from_manifest(manifest)))}
+    env.update(set_env)
 
     if args.mode in ("cells", "stream", "styles"):
         # Before vllm is imported: its envs module reads them lazily, but the

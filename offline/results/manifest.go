@@ -136,8 +136,11 @@ type Engine struct {
 	Versions map[string]string `json:"versions,omitempty"`
 	// UserArgs are the --engine-arg keyword arguments as given.
 	UserArgs json.RawMessage `json:"user_args,omitempty"`
-	// UserEnv is the --engine-env environment as given.
+	// UserEnv is the --engine-env environment as given; Env is the whole
+	// environment enginebench set for the worker (the engine's defaults,
+	// the offline switches for a local model, then UserEnv).
 	UserEnv map[string]string `json:"user_env,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
 	// FailedBatches are the batches that raised while the engine ran on;
 	// any makes the run's exit status 1. A later --resume measures them
 	// again.

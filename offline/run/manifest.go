@@ -36,7 +36,7 @@ func newManifest(p *Plan, wl *workload.Workload) *results.Manifest {
 	}
 	for _, e := range p.Engines {
 		m.Engines = append(m.Engines, results.Engine{
-			Name: e.Name, Status: results.EngineQueued, Python: e.Python, UserArgs: e.UserArgs, UserEnv: e.UserEnv, LogFile: LogFile(e.Name),
+			Name: e.Name, Status: results.EngineQueued, Python: e.Python, UserArgs: e.UserArgs, UserEnv: e.UserEnv, Env: e.Env, LogFile: LogFile(e.Name),
 		})
 	}
 	return m
@@ -71,7 +71,7 @@ func resumeManifest(out string, m, earlier *results.Manifest, measured map[strin
 		}
 		old := merged.Engines[i]
 		old.Status, old.Error, old.FailedBatches = results.EngineQueued, "", nil
-		old.Python, old.UserArgs, old.UserEnv, old.LogFile = e.Python, e.UserArgs, e.UserEnv, e.LogFile
+		old.Python, old.UserArgs, old.UserEnv, old.Env, old.LogFile = e.Python, e.UserArgs, e.UserEnv, e.Env, e.LogFile
 		const note = "resumed from an earlier run"
 		if !slices.Contains(old.Notes, note) {
 			old.Notes = append(old.Notes, note)

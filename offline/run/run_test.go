@@ -155,7 +155,10 @@ func TestExecuteWorkerFaults(t *testing.T) {
 // An engine that answers a prompt twice, or a prompt of no batch, is never
 // credited with those answers.
 func TestExecuteCountsOnlyTheBatchsAnswers(t *testing.T) {
-	_, rows, _ := execute(t, plan(t, filepath.Join(t.TempDir(), "run"), [2]string{"a", "extra_on=5"}))
+	_, rows, m := execute(t, plan(t, filepath.Join(t.TempDir(), "run"), [2]string{"a", "extra_on=5"}))
+	if m.Engines[0].Env["FAKE"] != "extra_on=5" {
+		t.Errorf("the manifest does not record the worker's environment: %v", m.Engines[0].Env)
+	}
 	r := rows[4] // call 5: bs=2 rep 0, after bs=1 (warm-up, 2 reps) and the bs=2 warm-up
 	if r.BatchSize != 2 || r.Requests != 2 || r.OutputTokens != 6 || r.ExtraRequests != 3 || !slices.Contains(r.Flags, results.FlagExtraRequests) {
 		t.Errorf("row with extra answers: %+v", r)
