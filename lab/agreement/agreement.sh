@@ -338,7 +338,7 @@ cli_anchor() {
 cli_plain() {
 	mkdir -p "$OUT/cli$1/plain"
 	phase "cli$1-plain" "$VENV_VLLM/bin/python" lab/agreement/anchor_vllm.py "$OUT/cli0/enginebench" --mode stream \
-		--stream-batch-size "$CLI_BATCH_SIZES" --stream-engine "$PLAIN_ENGINE" --stream-reps "$CLI_EB_REPS" --stream-results "$OUT/cli$1/plain/results.jsonl" \
+		--stream-batch-size "$CLI_BATCH_SIZES" --stream-engine "$PLAIN_ENGINE" --stream-reps "$CLI_EB_REPS" --stream-results "$OUT/cli$1/plain/stream.jsonl" \
 		--json "$OUT/cli$1/plain/anchor_vllm_stream.json"
 }
 if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
@@ -356,7 +356,9 @@ if [ "$VLLM" = 1 ] && [ "$CLI_PAIRS" -gt 0 ]; then
 			swap "cli$p-$CLI_SIDE" "cli$p-anchor-vllm-cli"
 			if [ "$CLI_SIDE" = plain ]; then stopped_rc=130 cli_plain "$p" & else stopped_rc=130 cli_eb "$p" "$CLI_EB_REPS" & fi
 			sidepid=$!
-			start_after=$OUT/cli$p/$CLI_SIDE/results.jsonl cli_anchor "$p" "$settings"
+			side_file=results.jsonl
+			[ "$CLI_SIDE" = enginebench ] || side_file=stream.jsonl # the plain script's own records
+			start_after=$OUT/cli$p/$CLI_SIDE/$side_file cli_anchor "$p" "$settings"
 			kill -INT "$(cat "$OUT/cli$p-$CLI_SIDE.pid")" 2>/dev/null || true
 			wait "$sidepid"
 		elif ((p % 2 == 1)); then

@@ -112,9 +112,10 @@ def interval(e, a, n=2000, seed=1):
 
 
 def eb_rows(d, side="enginebench"):
-    """The rows of the enginebench run in d/enginebench (d/plain: the plain
-    script's, in the same form)."""
-    path = os.path.join(d, side, "results.jsonl")
+    """The rows of the enginebench run in d/enginebench/results.jsonl, or the
+    plain script's own records in d/plain/stream.jsonl (anchor_vllm.py --mode
+    stream), which carry the same fields."""
+    path = os.path.join(d, side, "results.jsonl" if side == "enginebench" else "stream.jsonl")
     if not os.path.exists(path):
         sys.exit(f"agreement_report: {path} is missing: is --cli-side ({side}) the side agreement.sh ran (CLI_SIDE)?")
     with open(path) as f:

@@ -176,6 +176,10 @@ func TestAgreementReportPlainSide(t *testing.T) {
 		if err := os.Rename(filepath.Join(run, p, "enginebench"), filepath.Join(run, p, "plain")); err != nil {
 			t.Fatal(err)
 		}
+		// The plain script writes its own records, never enginebench's file.
+		if err := os.Rename(filepath.Join(run, p, "plain", "results.jsonl"), filepath.Join(run, p, "plain", "stream.jsonl")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	args := []string{"agreement_report.py", run, "--rounds", "2", "--cli-pairs", "3", "--no-write", "--concurrent", "--swap-period", "0.05"}
 	out, _ := exec.Command(py, append(args, "--cli-side", "plain")...).Output() // exit status 1: the synthetic run has a FAIL
@@ -207,7 +211,7 @@ func TestAnchorVLLMStreamHelpers(t *testing.T) {
 	py := python(t)
 	const prog = `
 import anchor_vllm as a, agreement_report as r
-row = a.stream_row(4, 2, False, 1800000000.25, 1.5, 64, 32, 8, "ab")
+row = a.stream_record(4, 2, False, 1800000000.25, 1.5, 64, 32, 8, "ab")
 assert abs(r.epoch(row["started_at"]) - 1800000000.25) < 1e-5, row
 assert (row["batch_size"], row["rep"], row["warmup"], row["expected_output_tokens"], row["engine"]) == (4, 2, False, 32, "vllm"), row
 b = a.stream_batches(list(range(5)), 2)

@@ -51,10 +51,11 @@ workload.json.
   (prefix caching is off: a prompt seen before costs the same), one warm-up
   batch, then --stream-reps batches or until SIGINT/SIGTERM (exit 130, after
   writing --json). Each
-  batch is appended to --stream-results and flushed as a row shaped like
-  enginebench's results.jsonl (engine, batch_size, rep, warmup, started_at in
-  RFC 3339, wall_s, token counts), so the command can start after the warm-up
-  (--start-after that file) and the report reads it as it reads enginebench's.
+  batch is appended to --stream-results and flushed as the anchor's own
+  record (stream.jsonl: engine, batch_size, rep, warmup, started_at in
+  RFC 3339, wall_s, token counts; never written into enginebench's files), so
+  the command can start after the warm-up (--start-after that file) and the
+  report can compare it field by field with enginebench's rows.
   --stream-engine command builds the engine with the command's settings
   instead (a tokenizer, --max-model-len + --cli-len-slack), as cli mode runs it.
 
@@ -322,9 +323,10 @@ def rfc3339(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def stream_row(bs, rep, warmup, started_at, wall_s, ptok, otok, out_len, sha):
-    """One batch of --mode stream as a row of enginebench's results.jsonl."""
-    return {"schema": 1, "engine": "vllm", "batch_size": bs, "rep": rep, "warmup": warmup,
+def stream_record(bs, rep, warmup, started_at, wall_s, ptok, otok, out_len, sha):
+    """One batch of --mode stream: the anchor's own record (stream.jsonl), with
+    the fields agreement_report.py compares against enginebench's rows."""
+    return {"engine": "vllm", "batch_size": bs, "rep": rep, "warmup": warmup,
             "started_at": rfc3339(started_at), "wall_s": wall_s, "prompt_tokens": ptok, "output_tokens": otok,
             "expected_output_tokens": bs * out_len, "workload_sha256": sha, "source": "anchor_vllm.py --mode stream"}
 
@@ -369,7 +371,7 @@ def run_stream(args, manifest, wl, rec):
             for rep in range(-1, args.stream_reps):  # -1: the warm-up batch
                 started_at, elapsed, outs = plain_generate(llm, next(batches), shared)
                 ptok, otok = token_counts(outs)
-                f.write(json.dumps(stream_row(bs, max(rep, 0), rep < 0, started_at, elapsed, ptok, otok, out_len,
+                f.write(json.dumps(stream_record(bs, max(rep, 0), rep < 0, started_at, elapsed, ptok, otok, out_len,
                                               wl.get("sha256"))) + "\n")
                 f.flush()
                 done += 1
