@@ -147,6 +147,9 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	if err := parityTable(w, m, rows); err != nil {
 		return err
 	}
+	if err := latencyTable(w, m, cells); err != nil {
+		return err
+	}
 	if err := resourceTable(w, m, cells); err != nil {
 		return err
 	}

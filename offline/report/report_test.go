@@ -55,6 +55,12 @@ func fixture() (*results.Manifest, []results.Row) {
 		row("vllm", 4, 0, 0.01, 0.01, 64),
 	}
 	rows[len(rows)-1].WorkloadSHA256 = "other"
+	// vLLM's batches of one report each request's latency.
+	for i, ttft := range []float64{0.010, 0.008, 0.012} {
+		r := &rows[7+i]
+		r.Detail = []results.Request{{Index: i, PromptTokens: 32, OutputTokens: 16,
+			Latency: &results.Latency{TTFTS: f(ttft), TPOTS: f((r.WallS - ttft) / 15), E2ES: f(r.WallS)}}}
+	}
 	return m, rows
 }
 

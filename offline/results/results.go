@@ -62,10 +62,26 @@ type Request struct {
 	// Timings are the engine's own per-request timings in seconds, named
 	// as the engine names them (vLLM RequestStateStats, SGLang meta_info).
 	Timings map[string]float64 `json:"timings,omitempty"`
+	// Latency is what the request experienced, from the engine's own
+	// timestamps; nil when the engine reports none (transformers runs
+	// static batches).
+	Latency *Latency `json:"latency,omitempty"`
 	// OutputIDs are the token IDs the engine returned, kept for the first
 	// measured repetition of each batch size only (KeepsOutputIDs): the
 	// output-parity check compares them across engines.
 	OutputIDs []int `json:"output_ids,omitempty"`
+}
+
+// Latency is one request's latency as its engine reports it, in seconds;
+// each is nil where the engine does not give it.
+type Latency struct {
+	// TTFTS is the time to the first output token, from the request's
+	// arrival at the engine.
+	TTFTS *float64 `json:"ttft_s"`
+	// TPOTS is the mean time per output token after the first.
+	TPOTS *float64 `json:"tpot_s"`
+	// E2ES is the request's end-to-end latency inside the engine.
+	E2ES *float64 `json:"e2e_s"`
 }
 
 // KeepsOutputIDs reports whether a cell's rows carry the returned token IDs:

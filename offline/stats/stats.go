@@ -251,3 +251,22 @@ func (r *resampler) median(sorted []float64) float64 {
 	}
 	return kth(n/2)/2 + kth(n/2+1)/2
 }
+
+// Quantile returns the q-quantile (0 <= q <= 1) of xs by linear
+// interpolation between order statistics (Hyndman and Fan's type 7, as
+// numpy's default), with the errors of Median.
+func Quantile(xs []float64, q float64) (float64, error) {
+	sorted, err := sortedCopy(xs)
+	if err != nil {
+		return 0, err
+	}
+	if q < 0 || q > 1 || math.IsNaN(q) {
+		return 0, fmt.Errorf("stats: quantile %v outside [0, 1]", q)
+	}
+	h := q * float64(len(sorted)-1)
+	lo := int(math.Floor(h))
+	if lo+1 >= len(sorted) {
+		return sorted[len(sorted)-1], nil
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo]), nil
+}

@@ -220,3 +220,18 @@ func show(s Summary) string {
 	}{s, deref(s.CILow), deref(s.CIHigh)})
 	return string(b)
 }
+
+func TestQuantile(t *testing.T) {
+	xs := []float64{4, 1, 3, 2}
+	for _, tt := range []struct{ q, want float64 }{{0, 1}, {0.5, 2.5}, {0.9, 3.7}, {1, 4}} {
+		if got, err := Quantile(xs, tt.q); err != nil || math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("Quantile(%v) = %v, %v; want %v", tt.q, got, err, tt.want)
+		}
+	}
+	if _, err := Quantile(nil, 0.5); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty: %v", err)
+	}
+	if _, err := Quantile(xs, 1.5); err == nil {
+		t.Error("q outside [0, 1] accepted")
+	}
+}

@@ -91,6 +91,16 @@ def require_params(engine, cls, where, names):
         )
 
 
+def latency(ttft, e2e, output_tokens):
+    """A request's engine-reported latency as the Go side reads it: time to
+    first token, time per output token after the first, end to end, in
+    seconds; None for what the engine does not give."""
+    tpot = None
+    if ttft is not None and e2e is not None and output_tokens > 1:
+        tpot = max(0.0, (e2e - ttft) / (output_tokens - 1))
+    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e}
+
+
 def module_version(name):
     mod = sys.modules.get(name)
     if mod is None:

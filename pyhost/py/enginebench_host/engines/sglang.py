@@ -80,6 +80,10 @@ class SGLang(base.Adapter):
             "skip_tokenizer_init": True,
             "log_level": "error",
         }
+        if "enable_metrics" in self._fields():
+            # Per-request time to first token in meta_info, as vLLM's request
+            # metrics give it (the tool sets disable_log_stats=False there).
+            kw["enable_metrics"] = True
         if self._on_cpu(cfg):
             kw["device"] = "cpu"
             kw["attention_backend"] = "torch_native"
@@ -186,9 +190,11 @@ class SGLang(base.Adapter):
                 "cached_tokens": meta.get("cached_tokens"),
                 "finish_reason": str(fr or ""),
             }
-            timings = {k: float(meta[k]) for k in ("e2e_latency", "inference_time") if isinstance(meta.get(k), (int, float))}
+            timings = {k: float(meta[k]) for k in ("e2e_latency", "inference_time", "first_token_latency") if isinstance(meta.get(k), (int, float))}
             if timings:
                 req["timings"] = timings
+                # first_token_latency only with enable_metrics=True.
+                req["latency"] = base.latency(timings.get("first_token_latency"), timings.get("e2e_latency"), len(ids))
             out.append(req)
         return out
 

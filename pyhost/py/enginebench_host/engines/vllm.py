@@ -111,6 +111,10 @@ class VLLM(base.Adapter):
             timings = _timings(getattr(ro, "metrics", None))
             if timings:
                 req["timings"] = timings
+                ttft = timings.get("ttft_s")
+                e2e = ttft + timings["decode_s"] if ttft is not None and "decode_s" in timings else None
+                if ttft is not None or e2e is not None:
+                    req["latency"] = base.latency(ttft, e2e, req["output_tokens"])
             out.append(req)
         return out
 
