@@ -104,6 +104,13 @@ func TestRunTwoEngines(t *testing.T) {
 		if row.EngineS == nil || *row.EngineS <= 0 || row.WallS < *row.EngineS {
 			t.Errorf("row %s bs=%d: wall %v, engine %v: the Go wall time must contain the adapter's", row.Engine, row.BatchSize, row.WallS, row.EngineS)
 		}
+		// Both engines report each request's latency (SGLang with the
+		// enable_metrics the tool sets).
+		for _, q := range row.Detail {
+			if l := q.Latency; l == nil || l.TTFTS == nil || l.E2ES == nil || l.TPOTS == nil || *l.E2ES < *l.TTFTS {
+				t.Errorf("row %s bs=%d request %d: latency %+v", row.Engine, row.BatchSize, q.Index, q.Latency)
+			}
+		}
 	}
 	// Both engines got byte-identical prompts, each used once.
 	v, s := recorded(t, rec+"/vllm.jsonl"), recorded(t, rec+"/sglang.jsonl")

@@ -236,11 +236,13 @@ func withRange(s stats.Summary, f string) string {
 // durationRange prints a wall-time summary in one unit chosen from its
 // median, so a column reads the same way down the table.
 func durationRange(s stats.Summary) string {
+	// The unit fits the largest value, so no figure of the range needs an
+	// exponent ("392 [304–1.18e+03] ms").
 	unit, scale := "s", 1.0
 	switch {
-	case s.Median < 1e-3:
+	case s.Max < 1e-3:
 		unit, scale = "µs", 1e6
-	case s.Median < 1:
+	case s.Max < 1:
 		unit, scale = "ms", 1e3
 	}
 	if s.N <= 1 {
