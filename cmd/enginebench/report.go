@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,8 @@ const (
 	summaryJSON = "summary.json"
 	chartSVG    = "throughput.svg"
 	chartPDF    = "throughput.pdf"
+	tradeoffSVG = "tradeoff.svg"
+	tradeoffPDF = "tradeoff.pdf"
 	parityJSON  = "parity.json"
 )
 
@@ -124,6 +127,11 @@ func writeReport(stdout io.Writer, out string) error {
 	}
 	for _, name := range []string{chartSVG, chartPDF} {
 		if err := report.Chart(filepath.Join(out, name), m, rows); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{tradeoffSVG, tradeoffPDF} {
+		if err := report.TradeoffChart(filepath.Join(out, name), m, rows); err != nil && !errors.Is(err, report.ErrNoLatency) {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/stats"
 )
 
 // Chart draws output throughput against batch size, one line per engine,
@@ -121,4 +123,102 @@ func (b batchTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return t
+}
+
+// TradeoffChart draws each engine's total output tokens/s against its
+// per-user decode rate (median over requests of output tokens ÷ end-to-end
+// latency), one line per engine through its batch sizes, each point labelled
+// with its batch size: the throughput–interactivity trade-off engine
+// comparisons are read by. Engines that report no per-request latency
+// (transformers) are left out; with none at all it returns ErrNoLatency.
+func TradeoffChart(path string, m *results.Manifest, rows []results.Row) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("chart %s: %v", path, r)
+		}
+	}()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg", ".pdf", ".png", ".eps":
+	default:
+		return fmt.Errorf("chart %s: use .svg, .pdf, .png or .eps", path)
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("%s, %d in / %d out tokens", filepath.Base(m.Model.Path), m.Workload.InputLen, m.Workload.OutputLen)
+	p.X.Label.Text = "per-user output tokens/s (median request)"
+	p.Y.Label.Text = "total output tokens/s (median batch)"
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	byEngine := map[string]plotter.XYs{}
+	labels := map[string][]string{}
+	for _, c := range CellStatsOf(m, rows) {
+		user := perUserRates(c)
+		if len(user) == 0 {
+			continue
+		}
+		med, err := stats.Median(user)
+		if err != nil {
+			continue
+		}
+		byEngine[c.Engine] = append(byEngine[c.Engine], plotter.XY{X: med, Y: c.OutputTPS.Median})
+		labels[c.Engine] = append(labels[c.Engine], fmt.Sprintf("bs %d", c.BatchSize))
+	}
+	if len(byEngine) == 0 {
+		return ErrNoLatency
+	}
+	// From zero, with room right of the last point for its label; the
+	// legend top left, where a trade-off curve rarely runs.
+	var xMax, yMax float64
+	for _, pts := range byEngine {
+		for _, pt := range pts {
+			xMax, yMax = math.Max(xMax, pt.X), math.Max(yMax, pt.Y)
+		}
+	}
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, xMax*1.2, 0, yMax*1.1
+	p.Legend.Left = true
+	for i, e := range m.Engines {
+		pts := byEngine[e.Name]
+		if len(pts) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		col := palette[i%len(palette)]
+		line.Color, points.Color = col, col
+		points.Shape = shapes[i%len(shapes)]
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: pts, Labels: labels[e.Name]})
+		if err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
+		for j := range lab.TextStyle {
+			lab.TextStyle[j].Color = col
+			lab.TextStyle[j].XAlign = draw.XLeft
+		}
+		lab.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
+		p.Add(line, points, lab)
+		p.Legend.Add(e.Name, line, points)
+	}
+	if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
+		return fmt.Errorf("saving chart %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrNoLatency is returned by TradeoffChart for a run whose engines
+// reported no per-request latency.
+var ErrNoLatency = errors.New("no engine reported per-request latency")
+
+// perUserRates is output tokens ÷ end-to-end latency of each request of the
+// cell's measured rows that has an engine-reported latency.
+func perUserRates(c CellStats) []float64 {
+	var out []float64
+	for _, r := range c.Rows {
+		for _, q := range r.Detail {
+			if q.Latency != nil && q.Latency.E2ES != nil && *q.Latency.E2ES > 0 {
+				out = append(out, float64(q.OutputTokens) / *q.Latency.E2ES)
+			}
+		}
+	}
+	return out
 }

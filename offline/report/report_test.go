@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -212,5 +213,30 @@ func TestChartOneBatchSize(t *testing.T) {
 		if !bytes.Contains(svg, []byte(">"+strconv.Itoa(bs)+"<")) {
 			t.Errorf("batch %d: the SVG has no tick labelled %d", bs, bs)
 		}
+	}
+}
+
+// The throughput–interactivity chart draws the engines that report
+// per-request latency and leaves the others out; with none it says so.
+func TestTradeoffChart(t *testing.T) {
+	m, rows := fixture()
+	path := filepath.Join(t.TempDir(), "tradeoff.svg")
+	if err := TradeoffChart(path, m, rows); err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := os.ReadFile(path)
+	for _, want := range []string{"vllm", "per-user output tokens/s", "total output tokens/s", "bs 1"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("the SVG lacks %q", want)
+		}
+	}
+	if bytes.Contains(svg, []byte("transformers")) {
+		t.Error("transformers reports no latency and must not be drawn")
+	}
+	for i := range rows {
+		rows[i].Detail = nil
+	}
+	if err := TradeoffChart(path, m, rows); !errors.Is(err, ErrNoLatency) {
+		t.Errorf("no latency at all: %v, want ErrNoLatency", err)
 	}
 }
