@@ -38,7 +38,10 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "dtype", Usage: "dtype every engine uses (default: the model config's)"},
 			&cli.IntFlag{Name: "vocab-size", Usage: "vocabulary size, when --model is not a local directory"},
 			&cli.StringFlag{Name: "batch-sizes", Value: "1,8,32", Usage: "comma-separated batch sizes to sweep"},
-			&cli.IntFlag{Name: "input-len", Value: 128, Usage: "prompt length in tokens"},
+			&cli.StringFlag{Name: "dataset", Value: "random", Usage: "`KIND` of prompts: random (token IDs no two prompts share), or shared-prefix (with --prefix-len and --prefix-groups; prefix caching on for every engine)"},
+			&cli.IntFlag{Name: "input-len", Value: 128, Usage: "prompt length in tokens (shared-prefix: the part after the prefix)"},
+			&cli.IntFlag{Name: "prefix-len", Usage: "shared-prefix: tokens of each group's shared prefix"},
+			&cli.IntFlag{Name: "prefix-groups", Usage: "shared-prefix: number of distinct prefixes, interleaved in every batch"},
 			&cli.IntFlag{Name: "output-len", Value: 128, Usage: "tokens to generate per prompt"},
 			&cli.IntFlag{Name: "reps", Value: 3, Usage: "measured repetitions per batch size"},
 			&cli.IntFlag{Name: "warmup", Value: 1, Usage: "warm-up batches per batch size, excluded from figures"},
@@ -164,13 +167,23 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 			Reps:       c.Int("reps"),
 			Warmup:     c.Int("warmup"),
 		}
+		switch ds := strings.TrimSpace(c.String("dataset")); {
+		case ds == workload.DatasetRandom:
+			p.Spec.SharedPrefix, p.Spec.PrefixGroups = c.Int("prefix-len"), c.Int("prefix-groups")
+		case ds == workload.DatasetSharedPrefix:
+			p.Spec.Dataset, p.Spec.SharedPrefix, p.Spec.PrefixGroups = ds, c.Int("prefix-len"), c.Int("prefix-groups")
+		case strings.HasPrefix(ds, "sharegpt"):
+			errs = append(errs, fmt.Errorf("--dataset %s: ShareGPT workloads are not supported yet; use random or shared-prefix", ds))
+		default:
+			errs = append(errs, fmt.Errorf("--dataset %q: use random or shared-prefix", ds))
+		}
 		model.outputLen = p.Spec.OutputLen
 		p.Model.Info = model.manifest()
 		if err := p.Spec.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-		if model.maxLen > 0 && p.Spec.InputLen+p.Spec.OutputLen > model.maxLen {
-			errs = append(errs, fmt.Errorf("--input-len + --output-len = %d exceeds the model's max_position_embeddings %d", p.Spec.InputLen+p.Spec.OutputLen, model.maxLen))
+		if model.maxLen > 0 && p.Spec.PromptLen()+p.Spec.OutputLen > model.maxLen {
+			errs = append(errs, fmt.Errorf("--input-len (+ --prefix-len) + --output-len = %d exceeds the model's max_position_embeddings %d", p.Spec.PromptLen()+p.Spec.OutputLen, model.maxLen))
 		}
 	}
 	p.Sampling = protocol.Sampling{Temperature: c.Float64("temperature"), TopP: c.Float64("top-p"), Seed: c.Int64("seed")}

@@ -611,3 +611,45 @@ func TestRunFailedBatchFailsTheRun(t *testing.T) {
 		t.Errorf("resume re-measuring the failed batch: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// A shared-prefix workload on the fakes: prefix caching is on, hits are not
+// flagged, and the report gives the hit rate; bad combinations are refused.
+func TestRunSharedPrefix(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	r := enginebench(t, nil, runArgs(out, "--dataset", "shared-prefix", "--prefix-len", "32", "--prefix-groups", "3")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	m := readManifest(t, out)
+	if m.Workload.Dataset != "shared-prefix" || m.Workload.SharedPrefixLen != 32 || m.Workload.PrefixGroups != 3 {
+		t.Errorf("manifest workload %+v", m.Workload)
+	}
+	for _, e := range m.Engines {
+		if e.Name == "vllm" && e.ConstructorArgs["enable_prefix_caching"] != true || e.Name == "sglang" && e.ConstructorArgs["disable_radix_cache"] != false {
+			t.Errorf("%s: prefix caching not on: %v", e.Name, e.ConstructorArgs)
+		}
+	}
+	hits := 0
+	for _, row := range readRows(t, out) {
+		if len(row.Flags) != 0 || row.PromptTokens != row.BatchSize*(32+12) || row.MaxCachedTokens == nil {
+			t.Errorf("row %s bs=%d: flags %v prompt %d max %v", row.Engine, row.BatchSize, row.Flags, row.PromptTokens, row.MaxCachedTokens)
+		}
+		hits += row.CachedTokens
+	}
+	if hits == 0 || !strings.Contains(r.stdout, "Prefix cache") {
+		t.Errorf("no cache hits (%d) or no prefix-cache table:\n%s", hits, r.stdout)
+	}
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--prefix-len", "8"}, "add --dataset shared-prefix"},
+		{[]string{"--dataset", "shared-prefix"}, "--prefix-len: a shared-prefix workload needs a prefix"},
+		{[]string{"--dataset", "sharegpt:/x.json"}, "not supported yet"},
+	} {
+		r := enginebench(t, nil, runArgs(filepath.Join(t.TempDir(), "bad"), tt.flags...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, want %q:\n%s", tt.flags, r.code, tt.want, r.stderr)
+		}
+	}
+}

@@ -84,10 +84,14 @@ type LoadRequest struct {
 	MaxModelLen int `json:"max_model_len"`
 	// MaxBatchSize is the largest batch of the sweep: the concurrency cap
 	// every engine gets.
-	MaxBatchSize int      `json:"max_batch_size"`
-	InputLen     int      `json:"input_len"`
-	OutputLen    int      `json:"output_len"`
-	Sampling     Sampling `json:"sampling"`
+	MaxBatchSize int `json:"max_batch_size"`
+	// InputLen is the length of every prompt (a shared prefix included).
+	InputLen int `json:"input_len"`
+	// PrefixCaching turns the engines' prefix caches on: the workload
+	// shares prefixes on purpose.
+	PrefixCaching bool     `json:"prefix_caching"`
+	OutputLen     int      `json:"output_len"`
+	Sampling      Sampling `json:"sampling"`
 	// UserArgs are the --engine-arg keyword arguments for this engine;
 	// they override the tool's settings.
 	UserArgs json.RawMessage `json:"user_args"`
@@ -159,6 +163,9 @@ type EngineInfo struct {
 	// engine reports it (each adapter reads its own engine's name for it);
 	// 0 when the engine has no such setting.
 	TensorParallel int `json:"tensor_parallel,omitempty"`
+	// CacheBlockTokens is the granularity of the engine's prefix cache in
+	// tokens (vLLM's KV block, SGLang's page); 0 when unknown.
+	CacheBlockTokens int `json:"cache_block_tokens,omitempty"`
 	// EngineLoadS is the adapter's own time around the constructor.
 	EngineLoadS *float64 `json:"engine_load_s"`
 	Notes       []string `json:"notes,omitempty"`

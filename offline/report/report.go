@@ -115,8 +115,13 @@ func summarize(xs []float64) stats.Summary {
 func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	cells := CellStatsOf(m, rows)
 	fmt.Fprintf(w, "enginebench %s — model %s (%s), workload %s\n", m.Tool.Version, m.Model.Path, m.Model.Dtype, short(m.Workload.SHA256))
-	fmt.Fprintf(w, "%d-token prompts, %d output tokens (ignore_eos), temperature %g, top_p %g, seed %d; %d warm-up + %d measured batches per batch size, fresh prompts each\n\n",
-		m.Workload.InputLen, m.Workload.OutputLen, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
+	prompts := fmt.Sprintf("%d-token prompts", m.Workload.InputLen)
+	if m.Workload.Dataset == "shared-prefix" {
+		prompts = fmt.Sprintf("shared-prefix prompts (%d groups' %d-token prefixes, interleaved, + %d tokens each; prefix caching on)",
+			m.Workload.PrefixGroups, m.Workload.SharedPrefixLen, m.Workload.InputLen)
+	}
+	fmt.Fprintf(w, "%s, %d output tokens (ignore_eos), temperature %g, top_p %g, seed %d; %d warm-up + %d measured batches per batch size, fresh prompts each\n\n",
+		prompts, m.Workload.OutputLen, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
 
 	t := newTable(w)
 	t.Header("engine", "batch", "reps", "wall time median [min–max]", "output tok/s median [min–max]", "total tok/s", "req/s", "host overhead", "flags")
@@ -148,6 +153,9 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		return err
 	}
 	if err := latencyTable(w, m, cells); err != nil {
+		return err
+	}
+	if err := prefixCacheTable(w, m, cells); err != nil {
 		return err
 	}
 	if err := resourceTable(w, m, cells); err != nil {

@@ -101,7 +101,16 @@ type Workload struct {
 	VocabSize  int    `json:"vocab_size"`
 	// ExcludedTokens are the special token IDs never drawn.
 	ExcludedTokens []int `json:"excluded_tokens"`
+	// Dataset is "random" or "shared-prefix"; a shared-prefix workload's
+	// prompts are SharedPrefixLen prefix tokens (one of PrefixGroups
+	// prefixes) then InputLen tokens of their own.
+	Dataset         string `json:"dataset"`
+	SharedPrefixLen int    `json:"shared_prefix_len,omitempty"`
+	PrefixGroups    int    `json:"prefix_groups,omitempty"`
 }
+
+// PromptLen is the length of every prompt.
+func (w Workload) PromptLen() int { return w.SharedPrefixLen + w.InputLen }
 
 // Sampling is the sampling every engine was given.
 type Sampling struct {
@@ -160,6 +169,9 @@ type Engine struct {
 	// TensorParallel is the number of GPUs one model replica spans; 0 when
 	// the engine has no such setting.
 	TensorParallel int `json:"tensor_parallel,omitempty"`
+	// CacheBlockTokens is the granularity of the engine's prefix cache in
+	// tokens (vLLM's KV block, SGLang's page); 0 when unknown.
+	CacheBlockTokens int `json:"cache_block_tokens,omitempty"`
 	// LoadS is the engine's construction time (model load, graph capture),
 	// reported apart from every batch.
 	LoadS *float64 `json:"load_s"`

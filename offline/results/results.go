@@ -121,8 +121,12 @@ type Row struct {
 	ShortRequests int `json:"short_requests"`
 	// ExtraRequests counts the answers left out of every figure: to no
 	// prompt of the batch, or a second one to the same prompt.
-	ExtraRequests  int    `json:"extra_requests,omitempty"`
-	WorkloadSHA256 string `json:"workload_sha256"`
+	ExtraRequests int `json:"extra_requests,omitempty"`
+	// MaxCachedTokens is, in a shared-prefix workload, the most prompt
+	// tokens a prefix cache could have served in this batch
+	// (workload.MaxCachedTokens); absent otherwise.
+	MaxCachedTokens *int   `json:"max_cached_tokens,omitempty"`
+	WorkloadSHA256  string `json:"workload_sha256"`
 	// Flags name what is wrong with this row (Flag* constants); empty when
 	// clean.
 	Flags []string `json:"flags"`
@@ -254,10 +258,11 @@ func Decode(r io.Reader) (rows []Row, skipped int, err error) {
 var ErrNoResults = errors.New("no results")
 
 // Tally fills the row's sums and flags from its Detail, given the prompt and
-// output lengths asked for. Every returned sequence is counted as returned:
+// output lengths asked for; cacheExpected says the workload shares prefixes,
+// so cache hits are the point, not a flag. Every returned sequence is counted as returned:
 // a short one is flagged, never back-filled; a missing one is flagged and
 // counts nothing.
-func (r *Row) Tally(inputLen, outputLen int) {
+func (r *Row) Tally(inputLen, outputLen int, cacheExpected bool) {
 	r.Requests = len(r.Detail)
 	r.ExpectedOutputTokens = r.BatchSize * outputLen
 	r.PromptTokens, r.OutputTokens, r.CachedTokens, r.ShortRequests = 0, 0, 0, 0
@@ -294,7 +299,7 @@ func (r *Row) Tally(inputLen, outputLen int) {
 	if long {
 		flags = append(flags, FlagLongOutput)
 	}
-	if r.CachedTokens > 0 {
+	if r.CachedTokens > 0 && !cacheExpected {
 		flags = append(flags, FlagCachedTokens)
 	}
 	if mismatch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,7 +63,7 @@ func Execute(ctx context.Context, p *Plan, opt Options) (*Outcome, error) {
 	if err := wl.Write(dir.File(WorkloadFile)); err != nil {
 		return nil, err
 	}
-	x.progress("enginebench: workload %s (%d prompts of %d tokens), output in %s", wl.SHA256[:16], len(wl.Prompts), p.Spec.InputLen, p.Out)
+	x.progress("enginebench: workload %s (%d prompts of %d tokens), output in %s", wl.SHA256[:16], len(wl.Prompts), p.Spec.PromptLen(), p.Out)
 	x.progress("enginebench: checking every engine before loading any model")
 	checked, err := x.preflight(ctx)
 	if err != nil {
@@ -113,9 +114,10 @@ func (x *execution) loadRequest(e EngineSpec, checkOnly bool) *protocol.LoadRequ
 		Model:          p.Model.Path,
 		Dtype:          p.Model.Dtype,
 		Seed:           p.Spec.Seed,
-		MaxModelLen:    p.Spec.InputLen + p.Spec.OutputLen,
+		MaxModelLen:    p.Spec.PromptLen() + p.Spec.OutputLen,
 		MaxBatchSize:   p.maxBatchSize(),
-		InputLen:       p.Spec.InputLen,
+		InputLen:       p.Spec.PromptLen(),
+		PrefixCaching:  p.Spec.SharesPrefixes(),
 		OutputLen:      p.Spec.OutputLen,
 		Sampling:       p.Sampling,
 		UserArgs:       e.UserArgs,
@@ -266,6 +268,20 @@ func pending(cells []workload.Cell, engine string, done map[results.Key]bool) []
 	return out
 }
 
+// maxCached is the most a prefix cache could serve in cell cl; nil when the
+// workload shares no prefixes.
+func (x *execution) maxCached(cl workload.Cell) *int {
+	if !x.wl.Spec.SharesPrefixes() {
+		return nil
+	}
+	i := slices.Index(x.wl.Cells, cl)
+	if i < 0 {
+		return nil
+	}
+	n := x.wl.MaxCachedTokens()[i]
+	return &n
+}
+
 func (x *execution) manifestEngine(name string) *results.Engine {
 	for i := range x.manifest.Engines {
 		if x.manifest.Engines[i].Name == name {
@@ -329,7 +345,7 @@ func (x *execution) runEngine(ctx context.Context, e EngineSpec, m *results.Engi
 		if ev.Type != protocol.TypeResult || ev.Result == nil {
 			return &WorkerError{Engine: e.Name, What: fmt.Sprintf("worker answered %q to a batch", ev.Type)}, nil
 		}
-		row := rowOf(e.Name, x.wl, ev.Result, cl)
+		row := rowOf(e.Name, x.wl, ev.Result, cl, x.maxCached(cl))
 		if err := w.Write(row); err != nil {
 			return nil, err
 		}
@@ -349,7 +365,7 @@ func (x *execution) runEngine(ctx context.Context, e EngineSpec, m *results.Engi
 // failedCell records the cell the worker failed on as a row with the error,
 // so nothing about the run is hidden, and returns the failure.
 func (x *execution) failedCell(w *results.Writer, e EngineSpec, cl workload.Cell, we *WorkerError) (*WorkerError, error) {
-	row := rowOf(e.Name, x.wl, &protocol.BatchResult{Cell: cl, StartedAt: time.Now().UTC(), Error: we.What}, cl)
+	row := rowOf(e.Name, x.wl, &protocol.BatchResult{Cell: cl, StartedAt: time.Now().UTC(), Error: we.What}, cl, x.maxCached(cl))
 	if err := w.Write(row); err != nil {
 		return nil, err
 	}
@@ -373,6 +389,7 @@ func (x *execution) recordLoad(m *results.Engine, l *protocol.LoadedEvent) {
 	m.Reservation = info.Reservation
 	m.KVCacheTokens = info.KVCacheTokens
 	m.TensorParallel = info.TensorParallel
+	m.CacheBlockTokens = info.CacheBlockTokens
 	load := l.LoadS
 	m.LoadS = &load
 	m.Notes = append(m.Notes, info.Notes...)

@@ -27,9 +27,13 @@ func newManifest(p *Plan, wl *workload.Workload) *results.Manifest {
 			SHA256: wl.SHA256, Seed: p.Spec.Seed, InputLen: p.Spec.InputLen, OutputLen: p.Spec.OutputLen,
 			BatchSizes: p.Spec.BatchSizes, Reps: p.Spec.Reps, Warmup: p.Spec.Warmup, Prompts: len(wl.Prompts),
 			VocabSize: p.Spec.VocabSize, ExcludedTokens: wl.Spec.Exclude,
+			Dataset: workload.DatasetRandom, SharedPrefixLen: p.Spec.SharedPrefix, PrefixGroups: p.Spec.PrefixGroups,
 		},
 		Sampling: results.Sampling{Temperature: p.Sampling.Temperature, TopP: p.Sampling.TopP, Seed: p.Sampling.Seed, IgnoreEOS: true},
 		Baseline: p.Baseline,
+	}
+	if p.Spec.SharesPrefixes() {
+		m.Workload.Dataset = workload.DatasetSharedPrefix
 	}
 	if m.Workload.ExcludedTokens == nil {
 		m.Workload.ExcludedTokens = []int{}
@@ -103,6 +107,11 @@ func settingsDiff(earlier, now *results.Manifest, measured map[string]bool) []st
 	add("--batch-sizes (and their order)", joinInts(ew.BatchSizes), joinInts(nw.BatchSizes))
 	add("--reps", ew.Reps, nw.Reps)
 	add("--warmup", ew.Warmup, nw.Warmup)
+	if ew.Dataset != "" || nw.Dataset != workload.DatasetRandom {
+		add("--dataset", ew.Dataset, nw.Dataset)
+	}
+	add("--prefix-len", ew.SharedPrefixLen, nw.SharedPrefixLen)
+	add("--prefix-groups", ew.PrefixGroups, nw.PrefixGroups)
 	if len(diffs) == 0 && ew.SHA256 != nw.SHA256 {
 		add("the workload's prompts (sha256)", ew.SHA256, nw.SHA256)
 	}

@@ -12,7 +12,7 @@ import (
 // echoed prompt; any other answer is left out of every figure and flagged
 // (results.FlagExtraRequests). The cell is the parent's, never the
 // worker's echo of it.
-func rowOf(engine string, wl *workload.Workload, res *protocol.BatchResult, cl workload.Cell) *results.Row {
+func rowOf(engine string, wl *workload.Workload, res *protocol.BatchResult, cl workload.Cell, maxCached *int) *results.Row {
 	row := &results.Row{
 		Engine:         engine,
 		BatchSize:      cl.BatchSize,
@@ -40,6 +40,7 @@ func rowOf(engine string, wl *workload.Workload, res *protocol.BatchResult, cl w
 		seen[q.Index] = true
 		row.Detail = append(row.Detail, q)
 	}
-	row.Tally(wl.Spec.InputLen, wl.Spec.OutputLen)
+	row.MaxCachedTokens = maxCached
+	row.Tally(wl.Spec.PromptLen(), wl.Spec.OutputLen, wl.Spec.SharesPrefixes())
 	return row
 }

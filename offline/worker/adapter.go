@@ -40,22 +40,25 @@ type Adapter interface {
 // engine-independent settings, which each adapter maps to its engine's own
 // names.
 type Config struct {
-	Model        string            `json:"model"`
-	Dtype        string            `json:"dtype"`
-	Seed         int64             `json:"seed"`
-	MaxModelLen  int               `json:"max_model_len"`
-	MaxBatchSize int               `json:"max_batch_size"`
-	InputLen     int               `json:"input_len"`
-	OutputLen    int               `json:"output_len"`
-	Sampling     protocol.Sampling `json:"sampling"`
-	UserArgs     json.RawMessage   `json:"user_args"`
+	Model        string `json:"model"`
+	Dtype        string `json:"dtype"`
+	Seed         int64  `json:"seed"`
+	MaxModelLen  int    `json:"max_model_len"`
+	MaxBatchSize int    `json:"max_batch_size"`
+	InputLen     int    `json:"input_len"`
+	OutputLen    int    `json:"output_len"`
+	// PrefixCaching: the workload shares prefixes; the engine's prefix
+	// cache is on.
+	PrefixCaching bool              `json:"prefix_caching"`
+	Sampling      protocol.Sampling `json:"sampling"`
+	UserArgs      json.RawMessage   `json:"user_args"`
 }
 
 // ConfigOf picks the adapter's configuration out of a load request.
 func ConfigOf(l *protocol.LoadRequest) *Config {
 	return &Config{
 		Model: l.Model, Dtype: l.Dtype, Seed: l.Seed, MaxModelLen: l.MaxModelLen, MaxBatchSize: l.MaxBatchSize,
-		InputLen: l.InputLen, OutputLen: l.OutputLen, Sampling: l.Sampling, UserArgs: l.UserArgs,
+		InputLen: l.InputLen, OutputLen: l.OutputLen, PrefixCaching: l.PrefixCaching, Sampling: l.Sampling, UserArgs: l.UserArgs,
 	}
 }
 

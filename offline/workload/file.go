@@ -499,17 +499,19 @@ func (d *fileDoc) verify() (*Workload, error) {
 	}
 	prefixes := make(map[string]int, n)
 	for i, p := range d.prompts {
-		if len(p) != s.InputLen {
-			return nil, fmt.Errorf("prompt %d has %d tokens, want input_len %d", i, len(p), s.InputLen)
+		if len(p) != s.PromptLen() {
+			return nil, fmt.Errorf("prompt %d has %d tokens, want input_len %d", i, len(p), s.PromptLen())
 		}
 		for j, id := range p {
 			if id < 0 || int(id) >= s.VocabSize || !usable[id] {
 				return nil, fmt.Errorf("prompt %d token %d: id %d is outside the usable vocabulary", i, j, id)
 			}
 		}
-		key := prefixKey(p[:k])
+		// In a shared-prefix workload the unique part is the suffix.
+		start := s.PromptLen() - s.InputLen
+		key := prefixKey(p[start : start+k])
 		if prev, dup := prefixes[key]; dup {
-			return nil, fmt.Errorf("prompts %d and %d share their first %d tokens", prev, i, k)
+			return nil, fmt.Errorf("prompts %d and %d share their first %d tokens after the shared prefix", prev, i, k)
 		}
 		prefixes[key] = i
 	}

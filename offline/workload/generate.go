@@ -21,7 +21,7 @@ type Workload struct {
 	PrefixLen int
 	// Cells is the sweep in run order.
 	Cells []Cell
-	// Prompts holds the token ids, each prompt exactly Spec.InputLen long.
+	// Prompts holds the token ids, each prompt exactly Spec.PromptLen() long.
 	Prompts [][]int32
 	// SHA256 is Hash(Prompts), lowercase hex.
 	SHA256 string
@@ -84,6 +84,28 @@ func Generate(spec Spec) (*Workload, error) {
 			p[j] = vocab[r.bounded(v)]
 		}
 		prompts[i] = p
+	}
+	if s.SharesPrefixes() {
+		// After every draw of the suffixes, so a random workload's prompts
+		// (and hash) never depend on this code. Distinct first tokens: two
+		// groups share nothing.
+		firsts := r.distinct(v, s.PrefixGroups)
+		prefixes := make([][]int32, s.PrefixGroups)
+		for g := range prefixes {
+			p := make([]int32, s.SharedPrefix)
+			p[0] = vocab[firsts[g]]
+			for j := 1; j < len(p); j++ {
+				p[j] = vocab[r.bounded(v)]
+			}
+			prefixes[g] = p
+		}
+		full := make([]int32, n*s.PromptLen())
+		for i, suffix := range prompts {
+			p := full[i*s.PromptLen() : (i+1)*s.PromptLen() : (i+1)*s.PromptLen()]
+			copy(p, prefixes[i%s.PrefixGroups])
+			copy(p[s.SharedPrefix:], suffix)
+			prompts[i] = p
+		}
 	}
 	return &Workload{
 		Spec:      s,
@@ -148,4 +170,29 @@ func (r *rng) shuffle(xs []uint64) {
 		j := r.bounded(uint64(i + 1))
 		xs[i], xs[j] = xs[j], xs[i]
 	}
+}
+
+// MaxCachedTokens is, for each cell in run order, the most prompt tokens a
+// prefix cache could serve in it: a prompt whose group's prefix appeared in
+// an earlier cell, or earlier in the same cell, could reuse the whole
+// prefix. Zero for a workload without shared prefixes. It assumes one engine
+// process runs every cell in order (a resumed engine re-runs warm-ups, so it
+// may see more).
+func (w *Workload) MaxCachedTokens() []int {
+	out := make([]int, len(w.Cells))
+	s := w.Spec
+	if !s.SharesPrefixes() {
+		return out
+	}
+	seen := make([]bool, s.PrefixGroups)
+	for i, c := range w.Cells {
+		for p := c.First; p < c.First+c.BatchSize; p++ {
+			if g := p % s.PrefixGroups; seen[g] {
+				out[i] += s.SharedPrefix
+			} else {
+				seen[g] = true
+			}
+		}
+	}
+	return out
 }

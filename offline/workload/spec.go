@@ -64,6 +64,35 @@ type Spec struct {
 	// Warmup is the number of warm-up batches per batch size, run before
 	// its measured repetitions and excluded from results.
 	Warmup int `json:"warmup"`
+	// Dataset is DatasetRandom (also when empty) or DatasetSharedPrefix.
+	Dataset string `json:"dataset,omitempty"`
+	// SharedPrefix and PrefixGroups shape a shared-prefix workload:
+	// PrefixGroups random prefixes of SharedPrefix tokens; prompt i is
+	// prefix i mod PrefixGroups (the groups interleaved in every batch) then
+	// a suffix of InputLen tokens no other prompt shares.
+	SharedPrefix int `json:"shared_prefix_len,omitempty"`
+	PrefixGroups int `json:"prefix_groups,omitempty"`
+}
+
+// Datasets.
+const (
+	// DatasetRandom: random token IDs, no two prompts sharing a prefix.
+	DatasetRandom = "random"
+	// DatasetSharedPrefix: groups of prompts sharing a prefix, for prefix
+	// caching (vLLM's, SGLang's radix cache).
+	DatasetSharedPrefix = "shared-prefix"
+)
+
+// SharesPrefixes reports whether s is a shared-prefix workload.
+func (s Spec) SharesPrefixes() bool { return s.Dataset == DatasetSharedPrefix }
+
+// PromptLen is the length of every prompt: InputLen, plus the shared prefix
+// in a shared-prefix workload.
+func (s Spec) PromptLen() int {
+	if s.SharesPrefixes() {
+		return s.SharedPrefix + s.InputLen
+	}
+	return s.InputLen
 }
 
 // Validate reports every problem with s at once (joined with errors.Join).
@@ -99,6 +128,21 @@ func (s Spec) Validate() error {
 	if s.Warmup < 0 {
 		add("--warmup: must be at least 0, got %d", s.Warmup)
 	}
+	switch s.Dataset {
+	case "", DatasetRandom:
+		if s.SharedPrefix != 0 || s.PrefixGroups != 0 {
+			add("--prefix-len/--prefix-groups: they shape a shared-prefix workload; add --dataset shared-prefix, or drop them")
+		}
+	case DatasetSharedPrefix:
+		if s.SharedPrefix < 1 {
+			add("--prefix-len: a shared-prefix workload needs a prefix of at least 1 token, got %d", s.SharedPrefix)
+		}
+		if s.PrefixGroups < 1 {
+			add("--prefix-groups: a shared-prefix workload needs at least 1 group, got %d", s.PrefixGroups)
+		}
+	default:
+		add("--dataset %q: use %s or %s", s.Dataset, DatasetRandom, DatasetSharedPrefix)
+	}
 	if s.VocabSize < 1 || s.VocabSize > math.MaxInt32 {
 		add("--vocab-size: must be between 1 and %d, got %d", math.MaxInt32, s.VocabSize)
 	} else {
@@ -117,13 +161,16 @@ func (s Spec) Validate() error {
 	if err != nil {
 		return err
 	}
-	if int64(n)*int64(s.InputLen) > MaxTokens {
+	if int64(n)*int64(s.PromptLen()) > MaxTokens {
 		return fmt.Errorf("--batch-sizes/--reps/--warmup/--input-len: the sweep needs %d prompts × %d tokens = %d tokens, more than the limit of %d; shrink the sweep or --input-len",
-			n, s.InputLen, int64(n)*int64(s.InputLen), MaxTokens)
+			n, s.PromptLen(), int64(n)*int64(s.PromptLen()), MaxTokens)
 	}
 	v := s.Usable()
 	if v < 1 {
 		return fmt.Errorf("--exclude-tokens: all %d token ids of the vocabulary are excluded", s.VocabSize)
+	}
+	if s.SharesPrefixes() && s.PrefixGroups > v {
+		return fmt.Errorf("--prefix-groups: %d groups need as many distinct first tokens; the vocabulary has %d usable", s.PrefixGroups, v)
 	}
 	if maxDistinct(v, s.InputLen, n) < n {
 		return fmt.Errorf("--input-len: %d prompts of %d tokens cannot all be distinct with %d usable token ids (%d in the vocabulary, %d excluded); raise --input-len or shrink the sweep (--batch-sizes, --reps, --warmup)",

@@ -504,3 +504,52 @@ func TestDecodeOtherLayout(t *testing.T) {
 		t.Error("decoded workload differs")
 	}
 }
+
+// A shared-prefix workload: groups interleaved, each prompt its group's
+// prefix then a suffix no other prompt shares; it round-trips through the
+// file, and the random workload's prompts do not depend on it.
+func TestSharedPrefix(t *testing.T) {
+	base := Spec{Seed: 5, InputLen: 6, OutputLen: 2, VocabSize: 300, BatchSizes: []int{1, 4}, Reps: 2, Warmup: 1}
+	random, err := Generate(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := base
+	s.Dataset, s.SharedPrefix, s.PrefixGroups = DatasetSharedPrefix, 5, 3
+	w, err := Generate(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range w.Prompts {
+		if len(p) != 11 || !slices.Equal(p[5:], random.Prompts[i]) {
+			t.Fatalf("prompt %d = %v: want its group's 5-token prefix then the random workload's prompt %v", i, p, random.Prompts[i])
+		}
+		if g := i % 3; !slices.Equal(p[:5], w.Prompts[g][:5]) {
+			t.Errorf("prompt %d does not carry group %d's prefix", i, g)
+		}
+	}
+	if w.Prompts[0][0] == w.Prompts[1][0] || w.Prompts[1][0] == w.Prompts[2][0] || w.Prompts[0][0] == w.Prompts[2][0] {
+		t.Error("two groups share a first token")
+	}
+	// Cells: bs1 warm-up (prompt 0), reps (1, 2), bs4 warm-up (3-6), reps (7-10), (11-14).
+	if got, want := w.MaxCachedTokens(), []int{0, 0, 0, 4 * 5, 4 * 5, 4 * 5}; !slices.Equal(got, want) {
+		t.Errorf("MaxCachedTokens = %v, want %v", got, want)
+	}
+	path := filepath.Join(t.TempDir(), "w.json")
+	if err := w.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(path)
+	if err != nil || back.SHA256 != w.SHA256 || back.Spec.PromptLen() != 11 {
+		t.Fatalf("Read: %v", err)
+	}
+	for _, bad := range []Spec{
+		{Seed: 1, InputLen: 4, OutputLen: 1, VocabSize: 100, BatchSizes: []int{1}, Reps: 1, SharedPrefix: 3},
+		{Seed: 1, InputLen: 4, OutputLen: 1, VocabSize: 100, BatchSizes: []int{1}, Reps: 1, Dataset: DatasetSharedPrefix},
+		{Seed: 1, InputLen: 4, OutputLen: 1, VocabSize: 100, BatchSizes: []int{1}, Reps: 1, Dataset: "sharegpt"},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -190,6 +190,9 @@ class Adapter(abc.ABC):
         tp = self._engine_tensor_parallel()
         if tp:
             info["tensor_parallel"] = int(tp)
+        block = self._engine_cache_block_tokens()
+        if block:
+            info["cache_block_tokens"] = int(block)
         info["notes"] = self._engine_notes()
         return info
 
@@ -308,6 +311,10 @@ class Adapter(abc.ABC):
 
     def _engine_tensor_parallel(self):
         """The number of GPUs one model replica spans, or None."""
+        return None
+
+    def _engine_cache_block_tokens(self):
+        """The granularity of the engine's prefix cache in tokens, or None."""
         return None
 
     def _engine_notes(self):

@@ -74,8 +74,9 @@ class SGLang(base.Adapter):
             # The concurrency cap must admit the largest batch in one go.
             "max_running_requests": cfg["max_batch_size"],
             # Fresh prompts never share a prefix; the radix cache would match
-            # single leading tokens across them.
-            "disable_radix_cache": True,
+            # single leading tokens across them. A shared-prefix workload is
+            # there to measure it: on.
+            "disable_radix_cache": not cfg.get("prefix_caching"),
             # Token IDs in, token IDs out: no tokenizer work in the timing.
             "skip_tokenizer_init": True,
             "log_level": "error",
@@ -233,6 +234,9 @@ class SGLang(base.Adapter):
                     v = st["max_total_num_tokens"]
                     break
         return int(v) if v is not None else None
+
+    def _engine_cache_block_tokens(self):
+        return self._server_info().get("page_size", (self.kwargs or {}).get("page_size")) or 1
 
     def _engine_tensor_parallel(self):
         return self._server_info().get("tp_size", (self.kwargs or {}).get("tp_size"))

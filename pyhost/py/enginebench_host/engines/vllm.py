@@ -41,9 +41,9 @@ class VLLM(base.Adapter):
             "max_model_len": cfg["max_model_len"],
             # The concurrency cap must admit the largest batch in one go.
             "max_num_seqs": cfg["max_batch_size"],
-            # Fresh prompts never share a prefix; caching would only add work
-            # or, on a workload that did, hide it.
-            "enable_prefix_caching": False,
+            # Fresh prompts never share a prefix; caching would only add work.
+            # A shared-prefix workload is there to measure it: on.
+            "enable_prefix_caching": bool(cfg.get("prefix_caching")),
             # Token IDs in, token IDs out: no tokenizer work in the timing.
             "skip_tokenizer_init": True,
             # Per-request metrics (RequestOutput.metrics) need stats on.
@@ -127,6 +127,9 @@ class VLLM(base.Adapter):
         if blocks is None or size is None:
             return None
         return int(blocks) * int(size)
+
+    def _engine_cache_block_tokens(self):
+        return getattr(_get(self.engine, "llm_engine.vllm_config.cache_config"), "block_size", None)
 
     def _engine_tensor_parallel(self):
         return getattr(_get(self.engine, "llm_engine.vllm_config.parallel_config"), "tensor_parallel_size", None)
