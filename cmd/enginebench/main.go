@@ -72,6 +72,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			runCommand(),
 			reportCommand(),
+			workloadCommand(),
 			envCommand(),
 			versionCommand(),
 			workerCommand(),

@@ -19,7 +19,6 @@ import (
 	"github.com/enginebench/enginebench/offline/results"
 	"github.com/enginebench/enginebench/offline/run"
 	"github.com/enginebench/enginebench/offline/sysinfo"
-	"github.com/enginebench/enginebench/offline/workload"
 	"github.com/enginebench/enginebench/pyhost"
 )
 
@@ -32,20 +31,12 @@ func runCommand() *cli.Command {
 			"warm-up batches, then --reps measured repetitions per batch size, each with fresh prompts.\n" +
 			"Results are appended to OUT/results.jsonl as each batch ends; OUT/manifest.json records how to\n" +
 			"reproduce the run; the comparison table goes to stdout and OUT/report.txt.",
-		Flags: []cli.Flag{
+		Flags: append(workloadFlags(), []cli.Flag{
+			&cli.StringFlag{Name: "workload", Usage: "run a workload `FILE` prepared by `enginebench workload prepare` (the very same token IDs) instead of drawing one"},
 			&cli.StringSliceFlag{Name: "engine", Usage: "`NAME[=PYTHON]` to run (repeatable; " + strings.Join(engine.Names(), ", ") + "); PYTHON is a python or venv, default $ENGINEBENCH_PYTHON, then python3"},
 			&cli.StringFlag{Name: "model", Usage: "model directory (or hub id, with --vocab-size)", Required: true},
 			&cli.StringFlag{Name: "dtype", Usage: "dtype every engine uses (default: the model config's)"},
 			&cli.IntFlag{Name: "vocab-size", Usage: "vocabulary size, when --model is not a local directory"},
-			&cli.StringFlag{Name: "batch-sizes", Value: "1,8,32", Usage: "comma-separated batch sizes to sweep"},
-			&cli.StringFlag{Name: "dataset", Value: "random", Usage: "`KIND` of prompts: random (token IDs no two prompts share), or shared-prefix (with --prefix-len and --prefix-groups; prefix caching on for every engine)"},
-			&cli.IntFlag{Name: "input-len", Value: 128, Usage: "prompt length in tokens (shared-prefix: the part after the prefix)"},
-			&cli.IntFlag{Name: "prefix-len", Usage: "shared-prefix: tokens of each group's shared prefix"},
-			&cli.IntFlag{Name: "prefix-groups", Usage: "shared-prefix: number of distinct prefixes, interleaved in every batch"},
-			&cli.IntFlag{Name: "output-len", Value: 128, Usage: "tokens to generate per prompt"},
-			&cli.IntFlag{Name: "reps", Value: 3, Usage: "measured repetitions per batch size"},
-			&cli.IntFlag{Name: "warmup", Value: 1, Usage: "warm-up batches per batch size, excluded from figures"},
-			&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the prompts and of every engine"},
 			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sampling temperature (0: greedy)"},
 			&cli.Float64Flag{Name: "top-p", Value: 1, Usage: "nucleus sampling top-p"},
 			&cli.StringFlag{Name: "out", Usage: "output directory (default results/run-<time>)"},
@@ -58,7 +49,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "gpus", Usage: "GPUs to sample: NVML indexes or UUIDs, e.g. 0,1 (default: all, or CUDA_VISIBLE_DEVICES)"},
 			&cli.BoolFlag{Name: "require-gpu", Usage: "fail when there are no GPU metrics"},
 			&cli.StringFlag{Name: "baseline", Usage: "engine `NAME` the ratio table divides by (default: the first --engine)"},
-		},
+		}...),
 		Action: runAction,
 	}
 }
@@ -122,10 +113,6 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 		Tool:           results.Tool{Name: "enginebench", Version: versionString(), GoVersion: runtime.Version()},
 		Host:           sysinfo.Host(),
 	}
-	bs, err := parseInts(c.String("batch-sizes"))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--batch-sizes: %w", err))
-	}
 	args, err := parseEngineArgs(c.StringSlice("engine-arg"))
 	if err != nil {
 		errs = append(errs, err)
@@ -157,36 +144,18 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 		}
 	}
 	if model != nil {
-		p.Spec = workload.Spec{
-			Seed:       c.Int64("seed"),
-			InputLen:   c.Int("input-len"),
-			OutputLen:  c.Int("output-len"),
-			VocabSize:  model.vocabSize,
-			Exclude:    model.special,
-			BatchSizes: bs,
-			Reps:       c.Int("reps"),
-			Warmup:     c.Int("warmup"),
-		}
-		switch ds := strings.TrimSpace(c.String("dataset")); {
-		case ds == workload.DatasetRandom:
-			p.Spec.SharedPrefix, p.Spec.PrefixGroups = c.Int("prefix-len"), c.Int("prefix-groups")
-		case ds == workload.DatasetSharedPrefix:
-			p.Spec.Dataset, p.Spec.SharedPrefix, p.Spec.PrefixGroups = ds, c.Int("prefix-len"), c.Int("prefix-groups")
-		case strings.HasPrefix(ds, "sharegpt"):
-			errs = append(errs, fmt.Errorf("--dataset %s: ShareGPT workloads are not supported yet; use random or shared-prefix", ds))
-		default:
-			errs = append(errs, fmt.Errorf("--dataset %q: use random or shared-prefix", ds))
-		}
-		model.outputLen = p.Spec.OutputLen
-		p.Model.Info = model.manifest()
-		if err := p.Spec.Validate(); err != nil {
+		spec, wl, err := workloadOf(c, model)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		p.Spec, p.Workload = spec, wl
+		model.outputLen = p.Spec.OutputLen
+		p.Model.Info = model.manifest()
 		if model.maxLen > 0 && p.Spec.PromptLen()+p.Spec.OutputLen > model.maxLen {
 			errs = append(errs, fmt.Errorf("--input-len (+ --prefix-len) + --output-len = %d exceeds the model's max_position_embeddings %d", p.Spec.PromptLen()+p.Spec.OutputLen, model.maxLen))
 		}
 	}
-	p.Sampling = protocol.Sampling{Temperature: c.Float64("temperature"), TopP: c.Float64("top-p"), Seed: c.Int64("seed")}
+	p.Sampling = protocol.Sampling{Temperature: c.Float64("temperature"), TopP: c.Float64("top-p"), Seed: p.Spec.Seed}
 	if p.Sampling.Temperature < 0 {
 		errs = append(errs, fmt.Errorf("--temperature %v: must be >= 0", p.Sampling.Temperature))
 	}

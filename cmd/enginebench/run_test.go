@@ -653,3 +653,44 @@ func TestRunSharedPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A workload prepared without an engine runs as the very same token IDs;
+// flags that would redefine it, or a model it was not prepared for, are
+// refused.
+func TestRunPreparedWorkload(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := filepath.Abs("testdata/model")
+	file := filepath.Join(dir, "w.json")
+	r := enginebench(t, nil, "workload", "prepare", "--model", model, "--batch-sizes", "1,2,4", "--input-len", "12", "--output-len", "6",
+		"--reps", "2", "--warmup", "1", "--seed", "3", file)
+	if r.code != 0 || !strings.Contains(r.stdout, "workload sha256") {
+		t.Fatalf("prepare: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := enginebench(t, nil, "workload", "inspect", file); r.code != 0 || !strings.Contains(r.stdout, "21 prompts of 12 tokens") {
+		t.Errorf("inspect: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	direct := filepath.Join(dir, "direct")
+	if r := enginebench(t, nil, runArgs(direct)...); r.code != 0 {
+		t.Fatalf("direct run: exit %d\n%s", r.code, r.stderr)
+	}
+	prepared := filepath.Join(dir, "prepared")
+	r = enginebench(t, nil, "run", "--engine", "vllm", "--engine", "sglang", "--model", model, "--workload", file, "--out", prepared)
+	if r.code != 0 {
+		t.Fatalf("run --workload: exit %d\n%s", r.code, r.stderr)
+	}
+	if a, b := readManifest(t, direct).Workload.SHA256, readManifest(t, prepared).Workload.SHA256; a != b {
+		t.Errorf("the prepared workload ran as %s, the same flags draw %s", b, a)
+	}
+	r = enginebench(t, nil, "run", "--engine", "vllm", "--model", model, "--workload", file, "--input-len", "9", "--out", filepath.Join(dir, "x"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "fixes the workload: drop --input-len") {
+		t.Errorf("--workload with --input-len: exit %d\n%s", r.code, r.stderr)
+	}
+	other := filepath.Join(dir, "other.json")
+	if r := enginebench(t, nil, "workload", "prepare", "--model", "org/model", "--vocab-size", "1000", "--batch-sizes", "1", "--reps", "1", other); r.code != 0 {
+		t.Fatalf("prepare for a hub id: exit %d\n%s", r.code, r.stderr)
+	}
+	r = enginebench(t, nil, "run", "--engine", "vllm", "--model", model, "--workload", other, "--out", filepath.Join(dir, "y"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "prepare it for this model") {
+		t.Errorf("a workload of another vocabulary: exit %d\n%s", r.code, r.stderr)
+	}
+}

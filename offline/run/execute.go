@@ -22,9 +22,12 @@ import (
 // failures are in the Outcome.
 func Execute(ctx context.Context, p *Plan, opt Options) (*Outcome, error) {
 	x := &execution{plan: p, opt: opt}
-	wl, err := workload.Generate(p.Spec)
-	if err != nil {
-		return nil, &InputError{err}
+	wl := p.Workload
+	if wl == nil {
+		var err error
+		if wl, err = workload.Generate(p.Spec); err != nil {
+			return nil, &InputError{err}
+		}
 	}
 	x.wl = wl
 	dir, err := OpenDir(p.Out, p.Resume)

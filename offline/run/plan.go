@@ -23,9 +23,12 @@ import (
 // Plan is one run, validated: what to measure, with which engines, and
 // where the results go. The command line builds it; nothing changes it.
 type Plan struct {
-	Engines  []EngineSpec
-	Model    Model
-	Spec     workload.Spec
+	Engines []EngineSpec
+	Model   Model
+	Spec    workload.Spec
+	// Workload, when set, is a prepared workload of Spec (run --workload);
+	// otherwise Execute draws it from Spec.
+	Workload *workload.Workload
 	Sampling protocol.Sampling
 	// Out is the output directory.
 	Out string
