@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,12 +32,13 @@ func runCommand() *cli.Command {
 			"warm-up batches, then --reps measured repetitions per batch size, each with fresh prompts.\n" +
 			"Results are appended to OUT/results.jsonl as each batch ends; OUT/manifest.json records how to\n" +
 			"reproduce the run; the comparison table goes to stdout and OUT/report.txt.",
-		Flags: append(workloadFlags(), []cli.Flag{
+		Flags: slices.Concat([]cli.Flag{
 			&cli.StringFlag{Name: "workload", Usage: "run a workload `FILE` prepared by `enginebench workload prepare` (the very same token IDs) instead of drawing one"},
 			&cli.StringSliceFlag{Name: "engine", Usage: "`NAME[=PYTHON]` to run (repeatable; " + strings.Join(engine.Names(), ", ") + "); PYTHON is a python or venv, default $ENGINEBENCH_PYTHON, then python3"},
 			&cli.StringFlag{Name: "model", Usage: "model directory (or hub id, with --vocab-size)", Required: true},
 			&cli.StringFlag{Name: "dtype", Usage: "dtype every engine uses (default: the model config's)"},
 			&cli.IntFlag{Name: "vocab-size", Usage: "vocabulary size, when --model is not a local directory"},
+		}, workloadFlags(), []cli.Flag{
 			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sampling temperature (0: greedy)"},
 			&cli.Float64Flag{Name: "top-p", Value: 1, Usage: "nucleus sampling top-p"},
 			&cli.StringFlag{Name: "out", Usage: "output directory (default results/run-<time>)"},
@@ -49,7 +51,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "gpus", Usage: "GPUs to sample: NVML indexes or UUIDs, e.g. 0,1 (default: all, or CUDA_VISIBLE_DEVICES)"},
 			&cli.BoolFlag{Name: "require-gpu", Usage: "fail when there are no GPU metrics"},
 			&cli.StringFlag{Name: "baseline", Usage: "engine `NAME` the ratio table divides by (default: the first --engine)"},
-		}...),
+		}),
 		Action: runAction,
 	}
 }
