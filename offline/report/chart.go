@@ -151,7 +151,7 @@ func TradeoffChart(path string, m *results.Manifest, rows []results.Row) (err er
 	byEngine := map[string]plotter.XYs{}
 	labels := map[string][]string{}
 	for _, c := range CellStatsOf(m, rows) {
-		user := perUserRates(c)
+		user := latencyOf(c).user
 		if len(user) == 0 {
 			continue
 		}
@@ -208,17 +208,3 @@ func TradeoffChart(path string, m *results.Manifest, rows []results.Row) (err er
 // ErrNoLatency is returned by TradeoffChart for a run whose engines
 // reported no per-request latency.
 var ErrNoLatency = errors.New("no engine reported per-request latency")
-
-// perUserRates is output tokens ÷ end-to-end latency of each request of the
-// cell's measured rows that has an engine-reported latency.
-func perUserRates(c CellStats) []float64 {
-	var out []float64
-	for _, r := range c.Rows {
-		for _, q := range r.Detail {
-			if q.Latency != nil && q.Latency.E2ES != nil && *q.Latency.E2ES > 0 {
-				out = append(out, float64(q.OutputTokens) / *q.Latency.E2ES)
-			}
-		}
-	}
-	return out
-}

@@ -38,8 +38,24 @@ type SummaryRecord struct {
 	MBU            *float64 `json:"mbu_median"`
 	HostPeakRSS    *float64 `json:"host_peak_rss_bytes"`
 	HostCPUCores   *float64 `json:"host_cpu_cores_median"`
-	Flags          []string `json:"flags"`
-	WorkloadSHA256 string   `json:"workload_sha256"`
+	// Engine-reported per-request latency over the measured repetitions
+	// (null where the engine gives none).
+	TTFTP50    *float64 `json:"ttft_s_p50"`
+	TTFTP90    *float64 `json:"ttft_s_p90"`
+	TTFTP99    *float64 `json:"ttft_s_p99"`
+	TPOTP50    *float64 `json:"tpot_s_p50"`
+	TPOTP90    *float64 `json:"tpot_s_p90"`
+	TPOTP99    *float64 `json:"tpot_s_p99"`
+	E2EP50     *float64 `json:"e2e_s_p50"`
+	E2EP90     *float64 `json:"e2e_s_p90"`
+	E2EP99     *float64 `json:"e2e_s_p99"`
+	PerUserTPS *float64 `json:"per_user_output_tokens_per_s_median"`
+	// Shared-prefix workloads: prompt tokens served from the prefix cache and
+	// the most the workload allowed, summed over the measured repetitions.
+	CachedTokens    *int     `json:"cached_tokens"`
+	MaxCachedTokens *int     `json:"max_cached_tokens"`
+	Flags           []string `json:"flags"`
+	WorkloadSHA256  string   `json:"workload_sha256"`
 }
 
 // SummaryRecords returns the cells of a run as SummaryRecord values.
@@ -60,6 +76,21 @@ func SummaryRecords(m *results.Manifest, rows []results.Row) []SummaryRecord {
 			s.GPUPeakBytes, s.ProcPeakBytes, s.GPUUtilPercent = r.GPUPeakBytes, r.ProcessPeakBytes, r.UtilPercent
 			s.EnergyJ, s.TokensPerJ, s.DecodeBound, s.MBU = r.EnergyJ, r.TokensPerJ, r.Bound, r.MBU
 			s.HostPeakRSS, s.HostCPUCores = r.HostPeakRSS, r.HostCPUCores
+			l := latencyOf(c)
+			s.TTFTP50, s.TTFTP90, s.TTFTP99 = quantile(l.ttft, 0.5), quantile(l.ttft, 0.9), quantile(l.ttft, 0.99)
+			s.TPOTP50, s.TPOTP90, s.TPOTP99 = quantile(l.tpot, 0.5), quantile(l.tpot, 0.9), quantile(l.tpot, 0.99)
+			s.E2EP50, s.E2EP90, s.E2EP99 = quantile(l.e2e, 0.5), quantile(l.e2e, 0.9), quantile(l.e2e, 0.99)
+			s.PerUserTPS = quantile(l.user, 0.5)
+			if m.Workload.Dataset == "shared-prefix" {
+				cached, most := 0, 0
+				for _, r := range c.Rows {
+					cached += r.CachedTokens
+					if r.MaxCachedTokens != nil {
+						most += *r.MaxCachedTokens
+					}
+				}
+				s.CachedTokens, s.MaxCachedTokens = &cached, &most
+			}
 		}
 		for f := range c.Flags {
 			s.Flags = append(s.Flags, f)
@@ -85,7 +116,9 @@ func CSV(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		"output_tokens_per_s_median", "output_tokens_per_s_min", "output_tokens_per_s_max", "output_tokens_per_s_ci95_low", "output_tokens_per_s_ci95_high",
 		"total_tokens_per_s_median", "requests_per_s_median", "host_overhead_s_median", "gpu_peak_used_bytes", "engine_procs_peak_gpu_bytes",
 		"gpu_util_percent_median", "energy_joules_median", "output_tokens_per_joule_median", "decode_bound_tokens_per_s", "mbu_median",
-		"host_peak_rss_bytes", "host_cpu_cores_median", "flags", "workload_sha256"}
+		"host_peak_rss_bytes", "host_cpu_cores_median",
+		"ttft_s_p50", "ttft_s_p90", "ttft_s_p99", "tpot_s_p50", "tpot_s_p90", "tpot_s_p99", "e2e_s_p50", "e2e_s_p90", "e2e_s_p99",
+		"per_user_output_tokens_per_s_median", "cached_tokens", "max_cached_tokens", "flags", "workload_sha256"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -93,9 +126,11 @@ func CSV(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		rec := []string{s.Engine, strconv.Itoa(s.BatchSize), strconv.Itoa(s.Reps), strconv.Itoa(s.FailedReps)}
 		for _, p := range []*float64{s.WallSMedian, s.WallSMin, s.WallSMax, s.OutputTPS, s.OutputTPSMin, s.OutputTPSMax, s.OutputTPSCILow, s.OutputTPSCIHi,
 			s.TotalTPS, s.RequestsPS, s.HostOverheadS, s.GPUPeakBytes, s.ProcPeakBytes, s.GPUUtilPercent, s.EnergyJ, s.TokensPerJ, s.DecodeBound, s.MBU,
-			s.HostPeakRSS, s.HostCPUCores} {
+			s.HostPeakRSS, s.HostCPUCores, s.TTFTP50, s.TTFTP90, s.TTFTP99, s.TPOTP50, s.TPOTP90, s.TPOTP99, s.E2EP50, s.E2EP90, s.E2EP99,
+			s.PerUserTPS} {
 			rec = append(rec, csvFloat(p))
 		}
+		rec = append(rec, csvInt(s.CachedTokens), csvInt(s.MaxCachedTokens))
 		rec = append(rec, strings.Join(s.Flags, ";"), s.WorkloadSHA256)
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -103,6 +138,13 @@ func CSV(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func csvInt(p *int) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(*p)
 }
 
 func csvFloat(p *float64) string {

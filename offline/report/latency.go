@@ -15,34 +15,11 @@ import (
 // decode rate (output tokens ÷ end-to-end latency), over the measured
 // repetitions. Engines that report none are named, not filled in.
 func latencyTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
-	type series struct{ ttft, tpot, e2e, user []float64 }
 	var have bool
 	without := map[string]bool{}
-	collect := func(c CellStats) series {
-		var s series
-		for _, r := range c.Rows {
-			for _, q := range r.Detail {
-				l := q.Latency
-				if l == nil {
-					continue
-				}
-				if l.TTFTS != nil {
-					s.ttft = append(s.ttft, *l.TTFTS)
-				}
-				if l.TPOTS != nil {
-					s.tpot = append(s.tpot, *l.TPOTS)
-				}
-				if l.E2ES != nil && *l.E2ES > 0 {
-					s.e2e = append(s.e2e, *l.E2ES)
-					s.user = append(s.user, float64(q.OutputTokens) / *l.E2ES)
-				}
-			}
-		}
-		return s
-	}
-	byCell := make([]series, len(cells))
+	byCell := make([]latencySeries, len(cells))
 	for i, c := range cells {
-		byCell[i] = collect(c)
+		byCell[i] = latencyOf(c)
 		if len(byCell[i].e2e)+len(byCell[i].ttft) > 0 {
 			have = true
 		} else if len(c.Rows) > 0 {
@@ -104,4 +81,40 @@ func p50(xs []float64, f string) string {
 		return "—"
 	}
 	return fmt.Sprintf(f, v)
+}
+
+// latencySeries is what the requests of a cell's measured rows experienced,
+// as their engine reports it: one value per request that has it.
+type latencySeries struct{ ttft, tpot, e2e, user []float64 }
+
+func latencyOf(c CellStats) latencySeries {
+	var s latencySeries
+	for _, r := range c.Rows {
+		for _, q := range r.Detail {
+			l := q.Latency
+			if l == nil {
+				continue
+			}
+			if l.TTFTS != nil {
+				s.ttft = append(s.ttft, *l.TTFTS)
+			}
+			if l.TPOTS != nil {
+				s.tpot = append(s.tpot, *l.TPOTS)
+			}
+			if l.E2ES != nil && *l.E2ES > 0 {
+				s.e2e = append(s.e2e, *l.E2ES)
+				s.user = append(s.user, float64(q.OutputTokens) / *l.E2ES)
+			}
+		}
+	}
+	return s
+}
+
+// quantile is the q-quantile of xs, nil when xs is empty.
+func quantile(xs []float64, q float64) *float64 {
+	v, err := stats.Quantile(xs, q)
+	if err != nil {
+		return nil
+	}
+	return &v
 }
