@@ -13,8 +13,20 @@ import (
 	"strconv"
 )
 
-// FormatVersion is the version of the workload file format written by Encode.
-const FormatVersion = 1
+// FormatVersion is the newest workload file format, the one Encode writes
+// for a ShareGPT workload. Version 2 adds the keys "output_lens", "entries",
+// "skipped" and "tokenizer"; a workload without them (random, shared-prefix)
+// is still written as version 1, so that older builds read it. Decode reads
+// both.
+const FormatVersion = 2
+
+// formatVersion is the version Encode writes for w.
+func (w *Workload) formatVersion() int {
+	if w.Spec.IsShareGPT() {
+		return 2
+	}
+	return 1
+}
 
 // ErrHashMismatch is returned (wrapped) by Decode and Read when the prompts of
 // a workload file do not hash to the SHA-256 recorded in it.
@@ -37,6 +49,13 @@ var errVersion = errors.New("unsupported workload format version")
 //	...
 //	]}
 //
+// A ShareGPT workload (version 2) adds, before "prompts":
+//
+//	"tokenizer":{"class":"LlamaTokenizerFast","transformers":"4.57.1","vocab_size":32000},
+//	"skipped":{"prompt_too_long":12,"first_turn_not_human":3},
+//	"entries":[17,2,...],        each prompt's position in the source file
+//	"output_lens":[211,35,...],  with spec.reference_output only
+//
 // Readers must not depend on key order or layout; Python reads it with
 // json.load and can check "sha256" with the function shown at Hash.
 func (w *Workload) Encode(out io.Writer) error {
@@ -46,14 +65,31 @@ func (w *Workload) Encode(out io.Writer) error {
 		return fmt.Errorf("encode workload spec: %w", err)
 	}
 	fmt.Fprintf(bw, "{\"version\":%d,\n\"sha256\":%q,\n\"spec\":%s,\n\"prefix_len\":%d,\n\"cells\":[\n",
-		FormatVersion, w.SHA256, spec, w.PrefixLen)
+		w.formatVersion(), w.SHA256, spec, w.PrefixLen)
 	for i, c := range w.Cells {
 		if i > 0 {
 			bw.WriteString(",\n")
 		}
 		fmt.Fprintf(bw, `{"batch_size":%d,"rep":%d,"warmup":%t,"first":%d}`, c.BatchSize, c.Rep, c.Warmup, c.First)
 	}
-	bw.WriteString("\n],\n\"prompts\":[\n")
+	bw.WriteString("\n],\n")
+	if w.Spec.IsShareGPT() {
+		extra := []struct {
+			key string
+			val any
+		}{{"tokenizer", w.Tokenizer}, {"skipped", w.Skipped}, {"entries", w.Entries}, {"output_lens", w.OutputLens}}
+		for _, e := range extra {
+			if e.val == nil || (e.key == "output_lens" && w.OutputLens == nil) {
+				continue
+			}
+			b, err := json.Marshal(e.val)
+			if err != nil {
+				return fmt.Errorf("encode workload %s: %w", e.key, err)
+			}
+			fmt.Fprintf(bw, "%q:%s,\n", e.key, b)
+		}
+	}
+	bw.WriteString("\"prompts\":[\n")
 	// strconv.AppendInt into one scratch buffer: encoding/json would take
 	// several times longer for millions of small integers.
 	var buf []byte
@@ -132,6 +168,11 @@ type fileDoc struct {
 	prompts   [][]int32
 	hasCells  bool
 	hasPrompt bool
+	// Version 2 (ShareGPT) keys; nil when absent.
+	outputLens []int
+	entries    []int
+	skipped    map[string]int
+	tokenizer  *Tokenizer
 }
 
 // Decode reads a workload document written by Encode (keys in any order,
@@ -238,6 +279,14 @@ func (d *fileDoc) member(p *parser) error {
 	case "cells":
 		d.hasCells = true
 		dst = &d.cells
+	case "output_lens":
+		dst = &d.outputLens
+	case "entries":
+		dst = &d.entries
+	case "skipped":
+		dst = &d.skipped
+	case "tokenizer":
+		dst = &d.tokenizer
 	case "prompts":
 		d.hasPrompt = true
 		ps, err := p.prompts()
@@ -261,8 +310,8 @@ func (d *fileDoc) member(p *parser) error {
 	}
 	// Check the version as soon as it is seen, so that a newer file is
 	// reported as such rather than as a decoding error further on.
-	if key == "version" && *d.version != FormatVersion {
-		return fmt.Errorf("%w %d (this build reads version %d)", errVersion, *d.version, FormatVersion)
+	if key == "version" && (*d.version < 1 || *d.version > FormatVersion) {
+		return fmt.Errorf("%w %d (this build reads versions 1 to %d)", errVersion, *d.version, FormatVersion)
 	}
 	return nil
 }
@@ -463,7 +512,7 @@ func (p *parser) int32() (int32, error) {
 
 func (d *fileDoc) verify() (*Workload, error) {
 	// The hash comes first: any edit to the prompts is reported as such.
-	if got := Hash(d.prompts); got != *d.sha256 {
+	if got := HashWithOutputs(d.prompts, d.outputLens); got != *d.sha256 {
 		return nil, fmt.Errorf("%w: the file records %s but its prompts hash to %s (the file was modified or corrupted)",
 			ErrHashMismatch, *d.sha256, got)
 	}
@@ -483,6 +532,12 @@ func (d *fileDoc) verify() (*Workload, error) {
 	n, _ := s.NumPrompts()
 	if len(d.prompts) != n {
 		return nil, fmt.Errorf("%d prompts, but the spec's sweep needs %d", len(d.prompts), n)
+	}
+	if s.IsShareGPT() {
+		return d.verifyTexts(s)
+	}
+	if *d.version != 1 || d.outputLens != nil || d.entries != nil || d.skipped != nil || d.tokenizer != nil {
+		return nil, errors.New("a random or shared-prefix workload is format version 1, without output_lens, entries, skipped or tokenizer")
 	}
 	v := s.Usable()
 	k := PrefixLen(v, n)
@@ -516,6 +571,52 @@ func (d *fileDoc) verify() (*Workload, error) {
 		prefixes[key] = i
 	}
 	return &Workload{Spec: s, PrefixLen: k, Cells: d.cells, Prompts: d.prompts, SHA256: *d.sha256}, nil
+}
+
+// verifyTexts checks a ShareGPT workload's prompts and lengths: every id in
+// the vocabulary (special tokens included: the tokenizer adds BOS), every
+// prompt within the spec's length bounds and unlike any other, and an output
+// length per prompt exactly when the spec asks for reference lengths.
+func (d *fileDoc) verifyTexts(s Spec) (*Workload, error) {
+	n := len(d.prompts)
+	switch {
+	case *d.version < 2:
+		return nil, errors.New("a ShareGPT workload is format version 2")
+	case *d.prefixLen != 0:
+		return nil, fmt.Errorf("prefix_len is %d; a ShareGPT workload's is 0", *d.prefixLen)
+	case s.ReferenceOutput && len(d.outputLens) != n:
+		return nil, fmt.Errorf("spec.reference_output: %d output_lens for %d prompts", len(d.outputLens), n)
+	case !s.ReferenceOutput && d.outputLens != nil:
+		return nil, errors.New("output_lens without spec.reference_output")
+	case d.entries != nil && len(d.entries) != n:
+		return nil, fmt.Errorf("%d entries for %d prompts", len(d.entries), n)
+	}
+	seen := make(map[string]int, n)
+	for i, p := range d.prompts {
+		if len(p) < s.MinInputLen || (s.MaxInputLen > 0 && len(p) > s.MaxInputLen) {
+			return nil, fmt.Errorf("prompt %d has %d tokens, outside min_input_len %d .. max_input_len %d", i, len(p), s.MinInputLen, s.MaxInputLen)
+		}
+		for j, id := range p {
+			if id < 0 || int(id) >= s.VocabSize {
+				return nil, fmt.Errorf("prompt %d token %d: id %d is outside the vocabulary [0, %d)", i, j, id, s.VocabSize)
+			}
+		}
+		key := prefixKey(p)
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("prompts %d and %d are the same", prev, i)
+		}
+		seen[key] = i
+		if d.outputLens != nil && d.outputLens[i] < 1 {
+			return nil, fmt.Errorf("output_lens[%d] is %d; every request generates at least 1 token", i, d.outputLens[i])
+		}
+	}
+	for reason, count := range d.skipped {
+		if count < 0 {
+			return nil, fmt.Errorf("skipped[%q] is %d", reason, count)
+		}
+	}
+	return &Workload{Spec: s, Cells: d.cells, Prompts: d.prompts, OutputLens: d.outputLens, Entries: d.entries,
+		Skipped: d.skipped, Tokenizer: d.tokenizer, SHA256: *d.sha256}, nil
 }
 
 func prefixKey(ids []int32) string {

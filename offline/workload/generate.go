@@ -21,9 +21,22 @@ type Workload struct {
 	PrefixLen int
 	// Cells is the sweep in run order.
 	Cells []Cell
-	// Prompts holds the token ids, each prompt exactly Spec.PromptLen() long.
+	// Prompts holds the token ids: each prompt exactly Spec.PromptLen()
+	// long, or, in a ShareGPT workload, as long as the tokenizer made it.
 	Prompts [][]int32
-	// SHA256 is Hash(Prompts), lowercase hex.
+	// OutputLens is, with Spec.ReferenceOutput, the number of tokens each
+	// prompt's request generates (its reference reply's length); nil
+	// otherwise, when every request generates Spec.OutputLen.
+	OutputLens []int
+	// Entries is, in a ShareGPT workload, each prompt's position in the
+	// source file's list; nil otherwise.
+	Entries []int
+	// Skipped counts the source file's entries that were not usable, by
+	// reason (ShareGPT only; see FromTexts).
+	Skipped map[string]int
+	// Tokenizer is the tokenizer that made the prompts (ShareGPT only).
+	Tokenizer *Tokenizer
+	// SHA256 is HashWithOutputs(Prompts, OutputLens), lowercase hex.
 	SHA256 string
 }
 
@@ -55,6 +68,9 @@ type Workload struct {
 func Generate(spec Spec) (*Workload, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid workload: %w", err)
+	}
+	if spec.IsShareGPT() {
+		return nil, fmt.Errorf("invalid workload: a ShareGPT workload is built from its file's texts (FromTexts), not drawn")
 	}
 	s := spec.normalized()
 	n, _ := s.NumPrompts() // validated above

@@ -34,7 +34,25 @@ const hashMagic = "enginebench/workload/v1\n"
 // For example workload_sha256([[0, 1, 2], [128255, 7]]) is
 // "dbc04cc7c9c80927a50078f6cd5de83e9b3209804a76dc14b039196cde31405c".
 // Token ids are non-negative, below 2^31.
-func Hash(prompts [][]int32) string {
+func Hash(prompts [][]int32) string { return HashWithOutputs(prompts, nil) }
+
+// HashWithOutputs is the workload hash of prompts whose requests generate
+// outputLens[i] tokens each (a ShareGPT workload with reference output
+// lengths). With nil outputLens it is Hash(prompts); otherwise the byte
+// string above continues with
+//
+//	"output_lens\n"                        12 ASCII bytes
+//	u32(number of lengths)
+//	u32(length) for each prompt, in order
+//
+// so the hash also proves that every engine generated the same lengths. In
+// Python, after the prompts:
+//
+//	if output_lens is not None:
+//	    h.update(b"output_lens\n")
+//	    h.update(struct.pack("<I", len(output_lens)))
+//	    h.update(struct.pack(f"<{len(output_lens)}I", *output_lens))
+func HashWithOutputs(prompts [][]int32, outputLens []int) string {
 	h := sha256.New()
 	h.Write([]byte(hashMagic))
 	var buf []byte
@@ -45,6 +63,14 @@ func Hash(prompts [][]int32) string {
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(p)))
 		for _, id := range p {
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(id))
+		}
+		h.Write(buf)
+	}
+	if outputLens != nil {
+		buf = append(buf[:0], "output_lens\n"...)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(outputLens)))
+		for _, n := range outputLens {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(n))
 		}
 		h.Write(buf)
 	}

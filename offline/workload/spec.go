@@ -72,6 +72,24 @@ type Spec struct {
 	// a suffix of InputLen tokens no other prompt shares.
 	SharedPrefix int `json:"shared_prefix_len,omitempty"`
 	PrefixGroups int `json:"prefix_groups,omitempty"`
+	// Source, MinInputLen, MaxInputLen and ReferenceOutput shape a ShareGPT
+	// workload (see FromTexts): prompts are the file's first human turns,
+	// tokenized once, whose lengths lie in MinInputLen..MaxInputLen (0: no
+	// upper bound); InputLen is 0. With ReferenceOutput every request
+	// generates as many tokens as its reference reply has and OutputLen is 0.
+	Source          *Source `json:"source,omitempty"`
+	MinInputLen     int     `json:"min_input_len,omitempty"`
+	MaxInputLen     int     `json:"max_input_len,omitempty"`
+	ReferenceOutput bool    `json:"reference_output,omitempty"`
+}
+
+// Source is the dataset file a workload's prompts were taken from.
+type Source struct {
+	// File is the file's base name, for the reader; SHA256 identifies it.
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	// Entries is the number of entries in the file's list.
+	Entries int `json:"entries"`
 }
 
 // Datasets.
@@ -81,13 +99,21 @@ const (
 	// DatasetSharedPrefix: groups of prompts sharing a prefix, for prefix
 	// caching (vLLM's, SGLang's radix cache).
 	DatasetSharedPrefix = "shared-prefix"
+	// DatasetShareGPT: the first human turns of a ShareGPT file, tokenized
+	// by the model's tokenizer; their lengths vary.
+	DatasetShareGPT = "sharegpt"
 )
 
 // SharesPrefixes reports whether s is a shared-prefix workload.
 func (s Spec) SharesPrefixes() bool { return s.Dataset == DatasetSharedPrefix }
 
-// PromptLen is the length of every prompt: InputLen, plus the shared prefix
-// in a shared-prefix workload.
+// IsShareGPT reports whether s is a ShareGPT workload, whose prompts come
+// from a file and vary in length.
+func (s Spec) IsShareGPT() bool { return s.Dataset == DatasetShareGPT }
+
+// PromptLen is the length of every prompt of a generated workload: InputLen,
+// plus the shared prefix in a shared-prefix workload. A ShareGPT workload's
+// prompts vary (see Workload.MaxPromptLen); PromptLen is 0 for it.
 func (s Spec) PromptLen() int {
 	if s.SharesPrefixes() {
 		return s.SharedPrefix + s.InputLen
@@ -116,10 +142,19 @@ func (s Spec) Validate() error {
 		}
 		seen[b] = i
 	}
-	if s.InputLen < 1 {
+	if s.IsShareGPT() {
+		if s.InputLen != 0 {
+			add("--input-len: a ShareGPT workload's prompts have the lengths the tokenizer gives them; drop --input-len, or bound them with --min-input-len and --max-input-len")
+		}
+	} else if s.InputLen < 1 {
 		add("--input-len: must be at least 1, got %d", s.InputLen)
 	}
-	if s.OutputLen < 1 {
+	switch {
+	case s.ReferenceOutput && !s.IsShareGPT():
+		add("--output-len reference: only a ShareGPT workload has reference replies; give a number of tokens")
+	case s.ReferenceOutput && s.OutputLen != 0:
+		add("--output-len: a workload of reference output lengths has no fixed output length, got %d", s.OutputLen)
+	case !s.ReferenceOutput && s.OutputLen < 1:
 		add("--output-len: must be at least 1, got %d", s.OutputLen)
 	}
 	if s.Reps < 1 {
@@ -129,7 +164,7 @@ func (s Spec) Validate() error {
 		add("--warmup: must be at least 0, got %d", s.Warmup)
 	}
 	switch s.Dataset {
-	case "", DatasetRandom:
+	case "", DatasetRandom, DatasetShareGPT:
 		if s.SharedPrefix != 0 || s.PrefixGroups != 0 {
 			add("--prefix-len/--prefix-groups: they shape a shared-prefix workload; add --dataset shared-prefix, or drop them")
 		}
@@ -141,7 +176,20 @@ func (s Spec) Validate() error {
 			add("--prefix-groups: a shared-prefix workload needs at least 1 group, got %d", s.PrefixGroups)
 		}
 	default:
-		add("--dataset %q: use %s or %s", s.Dataset, DatasetRandom, DatasetSharedPrefix)
+		add("--dataset %q: use %s, %s or %s:FILE", s.Dataset, DatasetRandom, DatasetSharedPrefix, DatasetShareGPT)
+	}
+	if s.IsShareGPT() {
+		if s.Source == nil || s.Source.SHA256 == "" {
+			add("--dataset sharegpt: the workload names no source file")
+		}
+		if s.MinInputLen < 1 {
+			add("--min-input-len: must be at least 1, got %d", s.MinInputLen)
+		}
+		if s.MaxInputLen != 0 && s.MaxInputLen < s.MinInputLen {
+			add("--max-input-len: %d is below --min-input-len %d (0 means no upper bound)", s.MaxInputLen, s.MinInputLen)
+		}
+	} else if s.Source != nil || s.MinInputLen != 0 || s.MaxInputLen != 0 {
+		add("--min-input-len/--max-input-len: they bound a ShareGPT workload's prompts; add --dataset sharegpt:FILE, or drop them")
 	}
 	if s.VocabSize < 1 || s.VocabSize > math.MaxInt32 {
 		add("--vocab-size: must be between 1 and %d, got %d", math.MaxInt32, s.VocabSize)
@@ -160,6 +208,9 @@ func (s Spec) Validate() error {
 	n, err := s.NumPrompts()
 	if err != nil {
 		return err
+	}
+	if s.IsShareGPT() {
+		return nil // the file decides the rest (FromTexts)
 	}
 	if int64(n)*int64(s.PromptLen()) > MaxTokens {
 		return fmt.Errorf("--batch-sizes/--reps/--warmup/--input-len: the sweep needs %d prompts × %d tokens = %d tokens, more than the limit of %d; shrink the sweep or --input-len",

@@ -312,6 +312,10 @@ func TestHashVectors(t *testing.T) {
 			t.Errorf("Hash(%v) = %s, want %s", tt.prompts, got, tt.want)
 		}
 	}
+	// With output lengths (HashWithOutputs' doc comment, in Python).
+	if got, want := HashWithOutputs([][]int32{{0, 1, 2}, {128255, 7}}, []int{3, 5}), "76786c9876086ba0097d6627898b023642b6bdea4bb40be60647cb48b11c1a44"; got != want {
+		t.Errorf("HashWithOutputs = %s, want %s", got, want)
+	}
 }
 
 var goldenSpec = Spec{Seed: 42, InputLen: 8, OutputLen: 16, VocabSize: 1000, Exclude: []int{2, 0, 1, 2}, BatchSizes: []int{1, 2}, Reps: 2, Warmup: 1}
@@ -426,7 +430,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty object", "{}", `corrupt workload file: missing key "version"`},
 		{"unknown key", strings.Replace(orig, `"prefix_len"`, `"prefix_length"`, 1), `corrupt workload file: unknown key "prefix_length"`},
 		{"unknown spec field", strings.Replace(orig, `"reps"`, `"repetitions"`, 1), `corrupt workload file: key "spec": json: unknown field "repetitions"`},
-		{"newer version", strings.Replace(orig, `"version":1`, `"version":2`, 1), "unsupported workload format version 2 (this build reads version 1)"},
+		{"newer version", strings.Replace(orig, `"version":1`, `"version":3`, 1), "unsupported workload format version 3 (this build reads versions 1 to 2)"},
+		{"version 2 random", strings.Replace(orig, `"version":1`, `"version":2`, 1), "a random or shared-prefix workload is format version 1"},
 		{"missing key", strings.Replace(orig, "\"prefix_len\":1,\n", "", 1), `corrupt workload file: missing key "prefix_len"`},
 		{"trailing data", orig + "{}", "corrupt workload file: byte 318: trailing data after the JSON document"},
 		{"float id", strings.Replace(orig, "["+join(p0)+"]", "["+join(p0[:2])+",1.0]", 1), "corrupt workload file: key \"prompts\": prompt 0: byte 303: token ids must be integers"},
@@ -491,7 +496,7 @@ func TestDecodeOtherLayout(t *testing.T) {
 		PrefixLen int       `json:"prefix_len"`
 		Spec      Spec      `json:"spec"`
 		Version   int       `json:"version"`
-	}{w.Prompts, w.Cells, w.SHA256, w.PrefixLen, w.Spec, FormatVersion}
+	}{w.Prompts, w.Cells, w.SHA256, w.PrefixLen, w.Spec, 1}
 	b, err := json.MarshalIndent(doc, "", " ")
 	if err != nil {
 		t.Fatal(err)
