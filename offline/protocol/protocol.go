@@ -80,18 +80,22 @@ type LoadRequest struct {
 	Model     string `json:"model"`
 	Dtype     string `json:"dtype"`
 	Seed      int64  `json:"seed"`
-	// MaxModelLen is input plus output length.
+	// MaxModelLen is the longest request's input plus output length.
 	MaxModelLen int `json:"max_model_len"`
 	// MaxBatchSize is the largest batch of the sweep: the concurrency cap
 	// every engine gets.
 	MaxBatchSize int `json:"max_batch_size"`
-	// InputLen is the length of every prompt (a shared prefix included).
+	// InputLen is the length of every prompt (a shared prefix included),
+	// or, where prompts vary (ShareGPT), the longest prompt's.
 	InputLen int `json:"input_len"`
 	// PrefixCaching turns the engines' prefix caches on: the workload
 	// shares prefixes on purpose.
-	PrefixCaching bool     `json:"prefix_caching"`
-	OutputLen     int      `json:"output_len"`
-	Sampling      Sampling `json:"sampling"`
+	PrefixCaching bool `json:"prefix_caching"`
+	// OutputLen is the number of tokens every request generates, or, with
+	// reference output lengths (the workload file's output_lens), the most
+	// any request generates.
+	OutputLen int      `json:"output_len"`
+	Sampling  Sampling `json:"sampling"`
 	// UserArgs are the --engine-arg keyword arguments for this engine;
 	// they override the tool's settings.
 	UserArgs json.RawMessage `json:"user_args"`

@@ -36,7 +36,7 @@ func Chart(path string, m *results.Manifest, rows []results.Row) (err error) {
 		return fmt.Errorf("chart %s: use .svg, .pdf, .png or .eps", path)
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s, %d in / %d out tokens", filepath.Base(m.Model.Path), m.Workload.PromptLen(), m.Workload.OutputLen)
+	p.Title.Text = fmt.Sprintf("%s, %s", filepath.Base(m.Model.Path), m.Workload.Lengths())
 	p.X.Label.Text = "batch size"
 	p.Y.Label.Text = "output tokens/s (median, min–max)"
 	p.X.Scale = plot.LogScale{}
@@ -143,7 +143,7 @@ func TradeoffChart(path string, m *results.Manifest, rows []results.Row) (err er
 		return fmt.Errorf("chart %s: use .svg, .pdf, .png or .eps", path)
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s, %d in / %d out tokens", filepath.Base(m.Model.Path), m.Workload.PromptLen(), m.Workload.OutputLen)
+	p.Title.Text = fmt.Sprintf("%s, %s", filepath.Base(m.Model.Path), m.Workload.Lengths())
 	p.X.Label.Text = "per-user output tokens/s (median request)"
 	p.Y.Label.Text = "total output tokens/s (median batch)"
 	p.Add(plotter.NewGrid())

@@ -103,6 +103,15 @@ func CellStatsOf(m *results.Manifest, rows []results.Row) []CellStats {
 	return out
 }
 
+// sumCounts adds up counts by reason.
+func sumCounts(counts map[string]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
+}
+
 func summarize(xs []float64) stats.Summary {
 	s, err := stats.Summarize(xs)
 	if err != nil {
@@ -120,8 +129,22 @@ func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		prompts = fmt.Sprintf("shared-prefix prompts (%d groups' %d-token prefixes, interleaved, + %d tokens each; prefix caching on)",
 			m.Workload.PrefixGroups, m.Workload.SharedPrefixLen, m.Workload.InputLen)
 	}
-	fmt.Fprintf(w, "%s, %d output tokens (ignore_eos), temperature %g, top_p %g, seed %d; %d warm-up + %d measured batches per batch size, fresh prompts each\n\n",
-		prompts, m.Workload.OutputLen, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
+	outputs := fmt.Sprintf("%d output tokens", m.Workload.OutputLen)
+	if mw := m.Workload; mw.Dataset == "sharegpt" {
+		src := "ShareGPT"
+		if mw.Source != nil {
+			src = fmt.Sprintf("ShareGPT file %s (sha256 %s, %d entries, %d skipped)", mw.Source.File, short(mw.Source.SHA256), mw.Source.Entries, sumCounts(mw.Skipped))
+		}
+		prompts = fmt.Sprintf("first human turns of the %s", src)
+		if p := mw.PromptTokens; p != nil {
+			prompts += fmt.Sprintf(", %d-%d tokens (mean %.0f)", p.Min, p.Max, p.Mean)
+		}
+		if o := mw.OutputTokens; mw.ReferenceOutput && o != nil {
+			outputs = fmt.Sprintf("each reply's own length in output tokens, %d-%d (mean %.0f)", o.Min, o.Max, o.Mean)
+		}
+	}
+	fmt.Fprintf(w, "%s, %s (ignore_eos), temperature %g, top_p %g, seed %d; %d warm-up + %d measured batches per batch size, fresh prompts each\n\n",
+		prompts, outputs, m.Sampling.Temperature, m.Sampling.TopP, m.Workload.Seed, m.Workload.Warmup, m.Workload.Reps)
 
 	t := newTable(w)
 	t.Header("engine", "batch", "reps", "wall time median [min–max]", "output tok/s median [min–max]", "total tok/s", "req/s", "host overhead", "flags")

@@ -116,7 +116,7 @@ func decodeBound(m *results.Manifest, c CellStats) *roofline.Bound {
 		return nil
 	}
 	b, err := roofline.DecodeBound(*m.Model.Roofline, roofline.Workload{
-		Batch: c.BatchSize, InputLen: m.Workload.PromptLen(), OutputLen: m.Workload.OutputLen, TensorParallel: tp,
+		Batch: c.BatchSize, InputLen: m.Workload.PromptLen(), OutputLen: int(m.Workload.MeanOutputLen() + 0.5), TensorParallel: tp,
 	}, *bw)
 	if err != nil {
 		return nil

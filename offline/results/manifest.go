@@ -107,10 +107,78 @@ type Workload struct {
 	Dataset         string `json:"dataset"`
 	SharedPrefixLen int    `json:"shared_prefix_len,omitempty"`
 	PrefixGroups    int    `json:"prefix_groups,omitempty"`
+	// A ShareGPT workload ("sharegpt"): prompts are the Source file's first
+	// human turns, tokenized once by Tokenizer, between MinInputLen and
+	// MaxInputLen tokens (0: no bound); InputLen is 0. With ReferenceOutput
+	// each request generates its reference reply's token count and
+	// OutputLen is 0. Skipped counts the file's entries left out, by reason
+	// (an empty object when none was).
+	Source          *Source        `json:"source,omitempty"`
+	MinInputLen     int            `json:"min_input_len,omitempty"`
+	MaxInputLen     int            `json:"max_input_len,omitempty"`
+	ReferenceOutput bool           `json:"reference_output,omitempty"`
+	Skipped         map[string]int `json:"skipped,omitzero"`
+	Tokenizer       *Tokenizer     `json:"tokenizer,omitempty"`
+	// PromptTokens and OutputTokens summarize the lengths where they vary
+	// between requests (ShareGPT); absent otherwise.
+	PromptTokens *LengthStats `json:"prompt_tokens,omitempty"`
+	OutputTokens *LengthStats `json:"output_tokens,omitempty"`
 }
 
-// PromptLen is the length of every prompt.
-func (w Workload) PromptLen() int { return w.SharedPrefixLen + w.InputLen }
+// Source is the dataset file a workload came from.
+type Source struct {
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Entries int    `json:"entries"`
+}
+
+// Tokenizer is the tokenizer that turned a dataset's texts into token IDs.
+type Tokenizer struct {
+	Class        string `json:"class"`
+	Transformers string `json:"transformers"`
+	VocabSize    int    `json:"vocab_size"`
+}
+
+// LengthStats are the smallest, mean and largest of a workload's lengths,
+// in tokens.
+type LengthStats struct {
+	Min  int     `json:"min"`
+	Mean float64 `json:"mean"`
+	Max  int     `json:"max"`
+}
+
+// PromptLen is the length of every prompt, or, where lengths vary, the
+// mean prompt length rounded to a token.
+func (w Workload) PromptLen() int {
+	if w.PromptTokens != nil {
+		return int(w.PromptTokens.Mean + 0.5)
+	}
+	return w.SharedPrefixLen + w.InputLen
+}
+
+// MeanOutputLen is the number of tokens every request generates, or, where
+// lengths vary, their mean.
+func (w Workload) MeanOutputLen() float64 {
+	if w.OutputTokens != nil {
+		return w.OutputTokens.Mean
+	}
+	return float64(w.OutputLen)
+}
+
+// Lengths describes the prompt and output lengths for a title: "128 in /
+// 128 out tokens", or with varied lengths "31-512 in (mean 140) / 128 out
+// tokens".
+func (w Workload) Lengths() string {
+	in := fmt.Sprintf("%d in", w.PromptLen())
+	if p := w.PromptTokens; p != nil {
+		in = fmt.Sprintf("%d-%d in (mean %.0f)", p.Min, p.Max, p.Mean)
+	}
+	out := fmt.Sprintf("%d out", w.OutputLen)
+	if o := w.OutputTokens; o != nil && (w.ReferenceOutput || o.Min != o.Max) {
+		out = fmt.Sprintf("%d-%d out (mean %.0f)", o.Min, o.Max, o.Mean)
+	}
+	return in + " / " + out + " tokens"
+}
 
 // Sampling is the sampling every engine was given.
 type Sampling struct {

@@ -257,17 +257,33 @@ func Decode(r io.Reader) (rows []Row, skipped int, err error) {
 // ErrNoResults is returned when a results file holds no rows.
 var ErrNoResults = errors.New("no results")
 
+// Lengths gives the prompt length and the output length asked for of the
+// workload's prompt i.
+type Lengths func(i int) (prompt, output int)
+
+// FixedLengths is the Lengths of a workload whose every prompt has the same
+// length and asks for the same output.
+func FixedLengths(prompt, output int) Lengths {
+	return func(int) (int, int) { return prompt, output }
+}
+
 // Tally fills the row's sums and flags from its Detail, given the prompt and
-// output lengths asked for; cacheExpected says the workload shares prefixes,
-// so cache hits are the point, not a flag. Every returned sequence is counted as returned:
-// a short one is flagged, never back-filled; a missing one is flagged and
-// counts nothing.
-func (r *Row) Tally(inputLen, outputLen int, cacheExpected bool) {
+// output lengths asked for of each workload prompt (the row's prompts are
+// FirstPrompt .. FirstPrompt+BatchSize-1); cacheExpected says the workload
+// shares prefixes, so cache hits are the point, not a flag. Every returned
+// sequence is counted as returned: a short one is flagged, never
+// back-filled; a missing one is flagged and counts nothing.
+func (r *Row) Tally(lengths Lengths, cacheExpected bool) {
 	r.Requests = len(r.Detail)
-	r.ExpectedOutputTokens = r.BatchSize * outputLen
+	r.ExpectedOutputTokens = 0
+	for i := r.FirstPrompt; i < r.FirstPrompt+r.BatchSize; i++ {
+		_, out := lengths(i)
+		r.ExpectedOutputTokens += out
+	}
 	r.PromptTokens, r.OutputTokens, r.CachedTokens, r.ShortRequests = 0, 0, 0, 0
 	var long, mismatch bool
 	for _, q := range r.Detail {
+		inputLen, outputLen := lengths(q.Index)
 		r.PromptTokens += q.PromptTokens
 		r.OutputTokens += q.OutputTokens
 		if q.CachedTokens != nil {

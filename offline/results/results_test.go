@@ -36,7 +36,7 @@ func TestTally(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.row
-			r.Tally(8, 4, false)
+			r.Tally(FixedLengths(8, 4), false)
 			if !reflect.DeepEqual(r.Flags, tt.wantFlags) {
 				t.Errorf("flags = %v, want %v", r.Flags, tt.wantFlags)
 			}

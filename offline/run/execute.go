@@ -66,7 +66,12 @@ func Execute(ctx context.Context, p *Plan, opt Options) (*Outcome, error) {
 	if err := wl.Write(dir.File(WorkloadFile)); err != nil {
 		return nil, err
 	}
-	x.progress("enginebench: workload %s (%d prompts of %d tokens), output in %s", wl.SHA256[:16], len(wl.Prompts), p.Spec.PromptLen(), p.Out)
+	if wl.VariesInLength() {
+		l := wl.LengthStats()
+		x.progress("enginebench: workload %s (%d prompts of %d-%d tokens, mean %.0f), output in %s", wl.SHA256[:16], len(wl.Prompts), l.MinPrompt, l.MaxPrompt, l.MeanPrompt, p.Out)
+	} else {
+		x.progress("enginebench: workload %s (%d prompts of %d tokens), output in %s", wl.SHA256[:16], len(wl.Prompts), p.Spec.PromptLen(), p.Out)
+	}
 	x.progress("enginebench: checking every engine before loading any model")
 	checked, err := x.preflight(ctx)
 	if err != nil {
@@ -117,11 +122,11 @@ func (x *execution) loadRequest(e EngineSpec, checkOnly bool) *protocol.LoadRequ
 		Model:          p.Model.Path,
 		Dtype:          p.Model.Dtype,
 		Seed:           p.Spec.Seed,
-		MaxModelLen:    p.Spec.PromptLen() + p.Spec.OutputLen,
+		MaxModelLen:    x.wl.MaxTotalLen(),
 		MaxBatchSize:   p.maxBatchSize(),
-		InputLen:       p.Spec.PromptLen(),
+		InputLen:       x.wl.MaxPromptLen(),
 		PrefixCaching:  p.Spec.SharesPrefixes(),
-		OutputLen:      p.Spec.OutputLen,
+		OutputLen:      x.wl.MaxOutputLen(),
 		Sampling:       p.Sampling,
 		UserArgs:       e.UserArgs,
 		WorkloadPath:   x.dir.File(WorkloadFile),

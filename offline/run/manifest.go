@@ -35,6 +35,21 @@ func newManifest(p *Plan, wl *workload.Workload) *results.Manifest {
 	if p.Spec.SharesPrefixes() {
 		m.Workload.Dataset = workload.DatasetSharedPrefix
 	}
+	if s := wl.Spec; s.IsShareGPT() {
+		mw := &m.Workload
+		mw.Dataset, mw.MinInputLen, mw.MaxInputLen, mw.ReferenceOutput = workload.DatasetShareGPT, s.MinInputLen, s.MaxInputLen, s.ReferenceOutput
+		mw.Source = &results.Source{File: s.Source.File, SHA256: s.Source.SHA256, Entries: s.Source.Entries}
+		mw.Skipped = wl.Skipped
+		if mw.Skipped == nil {
+			mw.Skipped = map[string]int{}
+		}
+		if t := wl.Tokenizer; t != nil {
+			mw.Tokenizer = &results.Tokenizer{Class: t.Class, Transformers: t.Transformers, VocabSize: t.VocabSize}
+		}
+		l := wl.LengthStats()
+		mw.PromptTokens = &results.LengthStats{Min: l.MinPrompt, Mean: l.MeanPrompt, Max: l.MaxPrompt}
+		mw.OutputTokens = &results.LengthStats{Min: l.MinOutput, Mean: l.MeanOutput, Max: l.MaxOutput}
+	}
 	if m.Workload.ExcludedTokens == nil {
 		m.Workload.ExcludedTokens = []int{}
 	}
@@ -112,6 +127,16 @@ func settingsDiff(earlier, now *results.Manifest, measured map[string]bool) []st
 	}
 	add("--prefix-len", ew.SharedPrefixLen, nw.SharedPrefixLen)
 	add("--prefix-groups", ew.PrefixGroups, nw.PrefixGroups)
+	sourceOf := func(s *results.Source) string {
+		if s == nil {
+			return ""
+		}
+		return s.SHA256
+	}
+	add("the ShareGPT file (sha256)", sourceOf(ew.Source), sourceOf(nw.Source))
+	add("--min-input-len", ew.MinInputLen, nw.MinInputLen)
+	add("--max-input-len", ew.MaxInputLen, nw.MaxInputLen)
+	add("--output-len reference", ew.ReferenceOutput, nw.ReferenceOutput)
 	if len(diffs) == 0 && ew.SHA256 != nw.SHA256 {
 		add("the workload's prompts (sha256)", ew.SHA256, nw.SHA256)
 	}

@@ -41,6 +41,11 @@ func rowOf(engine string, wl *workload.Workload, res *protocol.BatchResult, cl w
 		row.Detail = append(row.Detail, q)
 	}
 	row.MaxCachedTokens = maxCached
-	row.Tally(wl.Spec.PromptLen(), wl.Spec.OutputLen, wl.Spec.SharesPrefixes())
+	row.Tally(func(i int) (int, int) {
+		if i < 0 || i >= len(wl.Prompts) {
+			return 0, 0
+		}
+		return len(wl.Prompts[i]), wl.OutputLenOf(i)
+	}, wl.Spec.SharesPrefixes())
 	return row
 }
