@@ -146,14 +146,28 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 		}
 	}
 	if model != nil {
-		spec, wl, err := workloadOf(c, model)
+		// A dataset's texts are tokenized by the first engine's python,
+		// which has the model's tokenizer (every engine venv has
+		// transformers).
+		var tok *tokenizerRef
+		if len(engines) > 0 && err == nil {
+			tok = &tokenizerRef{python: engines[0].Python, env: engines[0].Env}
+		}
+		spec, wl, err := workloadOf(c, model, tok)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		p.Spec, p.Workload = spec, wl
 		model.outputLen = p.Spec.OutputLen
+		if wl != nil {
+			model.outputLen = wl.MaxOutputLen()
+		}
 		p.Model.Info = model.manifest()
-		if model.maxLen > 0 && p.Spec.PromptLen()+p.Spec.OutputLen > model.maxLen {
+		switch {
+		case model.maxLen <= 0:
+		case wl != nil && wl.MaxTotalLen() > model.maxLen:
+			errs = append(errs, fmt.Errorf("the workload's longest request, %d tokens with its output, exceeds the model's max_position_embeddings %d", wl.MaxTotalLen(), model.maxLen))
+		case wl == nil && !p.Spec.IsShareGPT() && p.Spec.PromptLen()+p.Spec.OutputLen > model.maxLen:
 			errs = append(errs, fmt.Errorf("--input-len (+ --prefix-len) + --output-len = %d exceeds the model's max_position_embeddings %d", p.Spec.PromptLen()+p.Spec.OutputLen, model.maxLen))
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/enginebench/enginebench/offline/results"
 	"github.com/enginebench/enginebench/offline/workload"
+	"github.com/enginebench/enginebench/pyhost/pyhosttest"
 )
 
 // The end-to-end tests drive `enginebench run` on the fake vllm and sglang
@@ -645,7 +647,6 @@ func TestRunSharedPrefix(t *testing.T) {
 	}{
 		{[]string{"--prefix-len", "8"}, "add --dataset shared-prefix"},
 		{[]string{"--dataset", "shared-prefix"}, "--prefix-len: a shared-prefix workload needs a prefix"},
-		{[]string{"--dataset", "sharegpt:/x.json"}, "not supported yet"},
 	} {
 		r := enginebench(t, nil, runArgs(filepath.Join(t.TempDir(), "bad"), tt.flags...)...)
 		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
@@ -692,5 +693,199 @@ func TestRunPreparedWorkload(t *testing.T) {
 	r = enginebench(t, nil, "run", "--engine", "vllm", "--model", model, "--workload", other, "--out", filepath.Join(dir, "y"))
 	if r.code != exitUsage || !strings.Contains(r.stderr, "prepare it for this model") {
 		t.Errorf("a workload of another vocabulary: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// shareGPTEnv puts the fake tokenizer (pyhost/testdata/faketokenizer: a word
+// is a token, BOS first) ahead of the fake engines.
+func shareGPTEnv(t *testing.T) []string {
+	tok, _ := filepath.Abs("../../pyhost/testdata/faketokenizer")
+	fakes, _ := filepath.Abs("../../pyhost/testdata/fakeengines")
+	return []string{"PYTHONPATH=" + tok + string(os.PathListSeparator) + fakes}
+}
+
+func shareGPTArgs(out string, extra ...string) []string {
+	model, _ := filepath.Abs("testdata/model")
+	args := []string{"run", "--engine", "vllm", "--engine", "sglang", "--model", model,
+		"--dataset", "sharegpt:testdata/sharegpt.json", "--max-input-len", "40",
+		"--batch-sizes", "1,2,4", "--reps", "2", "--warmup", "1", "--seed", "3", "--out", out,
+		"--batch-timeout", "60s", "--load-timeout", "60s"}
+	return append(args, extra...)
+}
+
+// wordCounts is each testdata/sharegpt.json entry's prompt and reply length
+// in the fake tokenizer's tokens (BOS + one per word; replies without BOS),
+// by entry; -1 for an entry without a usable text.
+func wordCounts(t *testing.T) (prompts, replies map[int]int) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/sharegpt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(b, &entries); err != nil {
+		t.Fatal(err)
+	}
+	prompts, replies = map[int]int{}, map[int]int{}
+	for i, raw := range entries {
+		var e struct {
+			Conversations []struct{ From, Value string }
+		}
+		if json.Unmarshal(raw, &e) != nil || len(e.Conversations) == 0 || e.Conversations[0].From != "human" {
+			continue
+		}
+		prompts[i] = 1 + len(strings.Fields(e.Conversations[0].Value))
+		replies[i] = -1
+		if len(e.Conversations) > 1 {
+			replies[i] = len(strings.Fields(e.Conversations[1].Value))
+		}
+	}
+	return prompts, replies
+}
+
+// A ShareGPT workload: prompts tokenized once (by the fake tokenizer here),
+// malformed and out-of-bounds entries skipped and counted, every engine fed
+// the very same ids; with --output-len reference each request generates its
+// reply's length.
+func TestRunShareGPT(t *testing.T) {
+	fileSkips := map[string]int{"first_turn_not_human": 1, "no_conversations": 1, "not_an_object": 1}
+	prompts, replies := wordCounts(t)
+	for _, tt := range []struct {
+		name      string
+		extra     []string
+		skipped   map[string]int
+		reference bool
+	}{
+		{"fixed output", []string{"--output-len", "5"}, map[string]int{"prompt_too_long": 1}, false},
+		{"reference output", []string{"--output-len", "reference"}, map[string]int{"prompt_too_long": 1, "no_reply": 1}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			r := enginebench(t, shareGPTEnv(t), shareGPTArgs(out, tt.extra...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			m := readManifest(t, out)
+			w := m.Workload
+			want := maps.Clone(fileSkips)
+			maps.Copy(want, tt.skipped)
+			if w.Dataset != "sharegpt" || w.Source == nil || w.Source.File != "sharegpt.json" || w.Source.Entries != 35 || w.Prompts != 21 ||
+				w.Tokenizer == nil || w.Tokenizer.Class != "FakeTokenizer" || w.ReferenceOutput != tt.reference || w.MaxInputLen != 40 {
+				t.Errorf("manifest workload %+v", w)
+			}
+			if !maps.Equal(w.Skipped, want) {
+				t.Errorf("skipped %v, want %v", w.Skipped, want)
+			}
+			wl, err := workload.Read(filepath.Join(out, "workload.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range wl.Prompts {
+				e := wl.Entries[i]
+				if len(p) != prompts[e] || p[0] != 1 {
+					t.Errorf("prompt %d (entry %d): %d tokens starting %d, want %d starting with BOS", i, e, len(p), p[0], prompts[e])
+				}
+				if tt.reference && wl.OutputLenOf(i) != replies[e] {
+					t.Errorf("prompt %d (entry %d): output length %d, want its reply's %d", i, e, wl.OutputLenOf(i), replies[e])
+				}
+			}
+			rows := readRows(t, out)
+			if len(rows) != 2*3*3 { // engines × batch sizes × (warm-up + reps)
+				t.Fatalf("%d rows, want 18", len(rows))
+			}
+			for _, row := range rows {
+				wantPrompt, wantOut := 0, 0
+				for i := row.FirstPrompt; i < row.FirstPrompt+row.BatchSize; i++ {
+					wantPrompt += len(wl.Prompts[i])
+					wantOut += wl.OutputLenOf(i)
+				}
+				if len(row.Flags) != 0 || row.PromptTokens != wantPrompt || row.OutputTokens != wantOut || row.ExpectedOutputTokens != wantOut {
+					t.Errorf("%s bs=%d rep %d: flags %v, prompt %d want %d, output %d (expected %d) want %d",
+						row.Engine, row.BatchSize, row.Rep, row.Flags, row.PromptTokens, wantPrompt, row.OutputTokens, row.ExpectedOutputTokens, wantOut)
+				}
+			}
+			if !strings.Contains(r.stdout, "first human turns of the ShareGPT file sharegpt.json") {
+				t.Errorf("the report does not say what the prompts are:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+// A ShareGPT workload prepared once runs as the very same ids; inspect
+// shows what was skipped and the lengths.
+func TestShareGPTPrepareAndInspect(t *testing.T) {
+	dir := t.TempDir()
+	model, _ := filepath.Abs("testdata/model")
+	file := filepath.Join(dir, "w.json")
+	env := append(shareGPTEnv(t), "ENGINEBENCH_PYTHON="+pyhosttest.DefaultPython(t).Executable)
+	r := enginebench(t, env, "workload", "prepare", "--model", model, "--dataset", "sharegpt:testdata/sharegpt.json",
+		"--max-input-len", "40", "--output-len", "reference", "--batch-sizes", "1,2,4", "--reps", "2", "--warmup", "1", "--seed", "3", file)
+	if r.code != 0 {
+		t.Fatalf("prepare: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = enginebench(t, nil, "workload", "inspect", file)
+	for _, want := range []string{"(format 2)", "dataset sharegpt: sharegpt.json", "skipped 5 entries", "no_reply", "prompt_too_long", "21 prompts,", "each reply's own count", "FakeTokenizer"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("inspect lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+	direct := filepath.Join(dir, "direct")
+	if r := enginebench(t, shareGPTEnv(t), shareGPTArgs(direct, "--output-len", "reference")...); r.code != 0 {
+		t.Fatalf("direct run: exit %d\n%s", r.code, r.stderr)
+	}
+	prepared := filepath.Join(dir, "prepared")
+	r = enginebench(t, nil, "run", "--engine", "vllm", "--model", model, "--workload", file, "--out", prepared)
+	if r.code != 0 {
+		t.Fatalf("run --workload: exit %d\n%s", r.code, r.stderr)
+	}
+	if a, b := readManifest(t, direct).Workload.SHA256, readManifest(t, prepared).Workload.SHA256; a != b {
+		t.Errorf("the prepared workload ran as %s, the same flags build %s", b, a)
+	}
+}
+
+// Bad ShareGPT input is refused before any model loads, naming the fix.
+func TestRunShareGPTBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notList := filepath.Join(dir, "obj.json")
+	os.WriteFile(notList, []byte(`{"conversations": []}`), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"too few prompts", shareGPTArgs("", "--batch-sizes", "8,16"), []string{"the sweep needs 72 prompts, but only 31 of the file's 35 entries are usable", "prompt_too_long 1"}},
+		{"not a list", shareGPTArgs("", "--dataset", "sharegpt:"+notList), []string{"a JSON document, but not a list", `"conversations"`}},
+		{"missing file", shareGPTArgs("", "--dataset", "sharegpt:"+filepath.Join(dir, "none.json")), []string{"none.json", "no such file"}},
+		{"no file named", shareGPTArgs("", "--dataset", "sharegpt"), []string{"name the file"}},
+		{"input length", shareGPTArgs("", "--input-len", "8"), []string{"drop --input-len"}},
+		{"prefix", shareGPTArgs("", "--prefix-len", "8"), []string{"add --dataset shared-prefix"}},
+		{"reference without ShareGPT", runArgs("", "--output-len", "reference"), []string{"only a ShareGPT workload has reference replies"}},
+		{"bounds without ShareGPT", runArgs("", "--max-input-len", "40"), []string{"they bound a ShareGPT workload"}},
+		{"bad output length", shareGPTArgs("", "--output-len", "lots"), []string{`--output-len "lots": give a number of tokens, or reference`}},
+		{"no transformers", shareGPTArgs(""), []string{"no transformers to load the tokenizer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := slices.Clone(tt.args)
+			args[slices.Index(args, "--out")+1] = out
+			env := shareGPTEnv(t)
+			if tt.name == "no transformers" {
+				fakes, _ := filepath.Abs("../../pyhost/testdata/fakeengines")
+				env = []string{"PYTHONPATH=" + fakes}
+			}
+			r := enginebench(t, env, args...)
+			if r.code != exitUsage {
+				t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, exitUsage, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out, "results.jsonl")); err == nil {
+				t.Error("results.jsonl was written")
+			}
+		})
 	}
 }

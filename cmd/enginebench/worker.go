@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/enginebench/enginebench/offline/protocol"
+	"github.com/enginebench/enginebench/offline/tokenize"
 	"github.com/enginebench/enginebench/offline/worker"
 )
 
@@ -33,6 +34,30 @@ func workerCommand() *cli.Command {
 			err := worker.Serve(ctx, protocol.NewConn(req, ev), workerOptions())
 			if err != nil {
 				fmt.Fprintln(c.App.ErrWriter, "enginebench worker:", err)
+				return cli.Exit("", exitFailure)
+			}
+			return nil
+		},
+	}
+}
+
+// tokenizeCommand is the hidden subcommand that tokenizes a dataset's texts
+// once, in an engine's python (offline/tokenize): the parent never embeds
+// Python itself.
+func tokenizeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "tokenize",
+		Usage:     "tokenize a dataset's texts for a parent enginebench (internal)",
+		ArgsUsage: "REQUEST",
+		Hidden:    true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("the tokenize subcommand is started by `enginebench run` and `workload prepare`, not by hand")
+			}
+			ctx, stop := interruptible(c.App.ErrWriter)
+			defer stop()
+			if err := tokenize.Serve(ctx, c.Args().First()); err != nil {
+				fmt.Fprintln(c.App.ErrWriter, "enginebench tokenize:", err)
 				return cli.Exit("", exitFailure)
 			}
 			return nil

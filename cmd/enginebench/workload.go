@@ -1,14 +1,23 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/enginebench/enginebench/offline/engine"
+	"github.com/enginebench/enginebench/offline/sharegpt"
+	"github.com/enginebench/enginebench/offline/tokenize"
 	"github.com/enginebench/enginebench/offline/workload"
+	"github.com/enginebench/enginebench/pyhost"
 )
 
 // workloadFlags are the flags that define a workload, shared by run and
@@ -16,11 +25,13 @@ import (
 func workloadFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "batch-sizes", Value: "1,8,32", Usage: "comma-separated batch sizes to sweep"},
-		&cli.StringFlag{Name: "dataset", Value: "random", Usage: "`KIND` of prompts: random (token IDs no two prompts share), or shared-prefix (with --prefix-len and --prefix-groups; prefix caching on for every engine)"},
-		&cli.IntFlag{Name: "input-len", Value: 128, Usage: "prompt length in tokens (shared-prefix: the part after the prefix)"},
+		&cli.StringFlag{Name: "dataset", Value: "random", Usage: "`KIND` of prompts: random (token IDs no two prompts share), shared-prefix (with --prefix-len and --prefix-groups; prefix caching on for every engine), or sharegpt:FILE (a ShareGPT JSON file's first human turns, tokenized once by the model's tokenizer)"},
+		&cli.IntFlag{Name: "input-len", Value: 128, Usage: "prompt length in tokens (shared-prefix: the part after the prefix; not with sharegpt)"},
 		&cli.IntFlag{Name: "prefix-len", Usage: "shared-prefix: tokens of each group's shared prefix"},
 		&cli.IntFlag{Name: "prefix-groups", Usage: "shared-prefix: number of distinct prefixes, interleaved in every batch"},
-		&cli.IntFlag{Name: "output-len", Value: 128, Usage: "tokens to generate per prompt"},
+		&cli.IntFlag{Name: "min-input-len", Value: 1, Usage: "sharegpt: skip prompts of fewer tokens"},
+		&cli.IntFlag{Name: "max-input-len", Usage: "sharegpt: skip prompts of more tokens (0: no bound but the model's context)"},
+		&cli.StringFlag{Name: "output-len", Value: "128", Usage: "`N` tokens to generate per prompt, or reference (sharegpt: each reply's own token count)"},
 		&cli.IntFlag{Name: "reps", Value: 3, Usage: "measured repetitions per batch size"},
 		&cli.IntFlag{Name: "warmup", Value: 1, Usage: "warm-up batches per batch size, excluded from figures"},
 		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the prompts and of every engine"},
@@ -28,12 +39,13 @@ func workloadFlags() []cli.Flag {
 }
 
 // workloadDefining names the flags a --workload file fixes.
-var workloadDefining = []string{"batch-sizes", "dataset", "input-len", "prefix-len", "prefix-groups", "output-len", "reps", "warmup", "seed"}
+var workloadDefining = []string{"batch-sizes", "dataset", "input-len", "prefix-len", "prefix-groups", "min-input-len", "max-input-len", "output-len", "reps", "warmup", "seed"}
 
 // workloadOf is the run's workload spec from the flags, or, with
 // --workload FILE, the prepared file's spec and prompts, checked against the
-// model's vocabulary and special tokens.
-func workloadOf(c *cli.Context, model *modelSpec) (workload.Spec, *workload.Workload, error) {
+// model's vocabulary and special tokens. A ShareGPT workload is built here,
+// its texts tokenized by tok.
+func workloadOf(c *cli.Context, model *modelSpec, tok *tokenizerRef) (workload.Spec, *workload.Workload, error) {
 	if path := c.String("workload"); path != "" {
 		var set []string
 		for _, f := range workloadDefining {
@@ -54,37 +66,125 @@ func workloadOf(c *cli.Context, model *modelSpec) (workload.Spec, *workload.Work
 		}
 		return wl.Spec, wl, nil
 	}
-	spec, err := specFromFlags(c, model.vocabSize, model.special)
-	return spec, nil, err
+	spec, path, err := specFromFlags(c, model.vocabSize, model.special)
+	if err != nil || !spec.IsShareGPT() {
+		return spec, nil, err
+	}
+	if tok == nil {
+		return spec, nil, nil // the engine's python is wrong; that error is reported
+	}
+	wl, err := shareGPTWorkload(c.Context, spec, path, model, tok)
+	return spec, wl, err
 }
 
-// specFromFlags builds and validates a workload spec from the flags.
-func specFromFlags(c *cli.Context, vocabSize int, special []int) (workload.Spec, error) {
+// tokenizerRef is the python whose transformers tokenizes a dataset's
+// texts, and its environment.
+type tokenizerRef struct {
+	python string
+	env    map[string]string
+	paths  []string
+}
+
+// shareGPTWorkload reads the ShareGPT file at path, tokenizes its prompts
+// and replies once with the model's tokenizer, and builds spec's workload.
+func shareGPTWorkload(ctx context.Context, spec workload.Spec, path string, model *modelSpec, tok *tokenizerRef) (*workload.Workload, error) {
+	f, err := sharegpt.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("--dataset sharegpt:%s: %w", path, err)
+	}
+	spec.Source = &workload.Source{File: filepath.Base(path), SHA256: f.SHA256, Entries: f.Entries}
+	prompts := make([]string, len(f.Conversations))
+	replies := make([]*string, len(f.Conversations))
+	for i, cv := range f.Conversations {
+		prompts[i] = cv.Prompt
+		if cv.HasReply {
+			replies[i] = &cv.Reply
+		}
+	}
+	self, err := tokenize.Self()
+	if err != nil {
+		return nil, err
+	}
+	res, err := tokenize.Run(ctx, self, tok.python, tok.env, tok.paths, model.path, prompts, replies)
+	if err != nil {
+		return nil, fmt.Errorf("--dataset sharegpt:%s: %w", path, err)
+	}
+	texts := make([]workload.Text, len(prompts))
+	for i, cv := range f.Conversations {
+		texts[i] = workload.Text{Entry: cv.Entry, Prompt: res.Prompts[i], HasReply: res.ReplyTokens[i] >= 0, ReplyTokens: max(res.ReplyTokens[i], 0)}
+	}
+	wl, err := workload.FromTexts(spec, texts, f.Skipped, model.maxLen, &res.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	return wl, nil
+}
+
+// specFromFlags builds and validates a workload spec from the flags. For
+// --dataset sharegpt:FILE it also returns FILE; the spec's Source is filled
+// in when the file is read.
+func specFromFlags(c *cli.Context, vocabSize int, special []int) (workload.Spec, string, error) {
 	var errs []error
 	bs, err := parseInts(c.String("batch-sizes"))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--batch-sizes: %w", err))
 	}
 	spec := workload.Spec{
-		Seed: c.Int64("seed"), InputLen: c.Int("input-len"), OutputLen: c.Int("output-len"),
+		Seed: c.Int64("seed"), InputLen: c.Int("input-len"),
 		VocabSize: vocabSize, Exclude: special, BatchSizes: bs, Reps: c.Int("reps"), Warmup: c.Int("warmup"),
+		SharedPrefix: c.Int("prefix-len"), PrefixGroups: c.Int("prefix-groups"),
 	}
+	switch out := strings.TrimSpace(c.String("output-len")); out {
+	case "reference":
+		spec.ReferenceOutput = true
+	default:
+		n, err := strconv.Atoi(out)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--output-len %q: give a number of tokens, or reference (with --dataset sharegpt:FILE)", out))
+		}
+		spec.OutputLen = n
+	}
+	// The ShareGPT bounds only count where set, or with ShareGPT: Validate
+	// refuses them elsewhere.
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"min-input-len", &spec.MinInputLen}, {"max-input-len", &spec.MaxInputLen}} {
+		if c.IsSet(f.name) {
+			*f.dst = c.Int(f.name)
+		}
+	}
+	var path string
 	switch ds := strings.TrimSpace(c.String("dataset")); {
 	case ds == workload.DatasetRandom:
-		spec.SharedPrefix, spec.PrefixGroups = c.Int("prefix-len"), c.Int("prefix-groups")
 	case ds == workload.DatasetSharedPrefix:
-		spec.Dataset, spec.SharedPrefix, spec.PrefixGroups = ds, c.Int("prefix-len"), c.Int("prefix-groups")
-	case strings.HasPrefix(ds, "sharegpt"):
-		errs = append(errs, fmt.Errorf("--dataset %s: ShareGPT workloads are not supported yet; use random or shared-prefix", ds))
+		spec.Dataset = ds
+	case ds == workload.DatasetShareGPT || strings.HasPrefix(ds, workload.DatasetShareGPT+":"):
+		path = strings.TrimPrefix(strings.TrimPrefix(ds, workload.DatasetShareGPT), ":")
+		if path == "" {
+			errs = append(errs, fmt.Errorf("--dataset %s: name the file, e.g. --dataset sharegpt:ShareGPT_V3_unfiltered_cleaned_split.json", ds))
+		}
+		spec.Dataset = workload.DatasetShareGPT
+		if !c.IsSet("input-len") {
+			spec.InputLen = 0 // the file's lengths; a set --input-len is refused by Validate
+		}
+		if !c.IsSet("min-input-len") {
+			spec.MinInputLen = c.Int("min-input-len")
+		}
+		// Validate wants a source; the file is read after the flags pass.
+		spec.Source = &workload.Source{File: filepath.Base(path), SHA256: "unread"}
 	default:
-		errs = append(errs, fmt.Errorf("--dataset %q: use random or shared-prefix", ds))
+		errs = append(errs, fmt.Errorf("--dataset %q: use random, shared-prefix or sharegpt:FILE", ds))
 	}
 	if len(errs) == 0 {
 		if err := spec.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return spec, errors.Join(errs...)
+	if spec.IsShareGPT() {
+		spec.Source = nil
+	}
+	return spec, path, errors.Join(errs...)
 }
 
 // normalizedIDs is ids sorted and deduplicated, never nil, as a workload
@@ -114,6 +214,7 @@ func workloadCommand() *cli.Command {
 				Flags: append(workloadFlags(),
 					&cli.StringFlag{Name: "model", Usage: "model directory (its vocabulary and special tokens)", Required: true},
 					&cli.IntFlag{Name: "vocab-size", Usage: "vocabulary size, when --model is not a local directory"},
+					&cli.StringFlag{Name: "python", Usage: "sharegpt: a python or venv with transformers, to tokenize with the model's tokenizer (default $ENGINEBENCH_PYTHON, then python3)"},
 				),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
@@ -123,12 +224,25 @@ func workloadCommand() *cli.Command {
 					if err != nil {
 						return usageError("%v", err)
 					}
-					spec, err := specFromFlags(c, model.vocabSize, model.special)
+					spec, path, err := specFromFlags(c, model.vocabSize, model.special)
 					if err != nil {
 						return usageError("%v", err)
 					}
-					wl, err := workload.Generate(spec)
-					if err != nil {
+					var wl *workload.Workload
+					if spec.IsShareGPT() {
+						in, err := pyhost.Locate(c.Context, c.String("python"))
+						if err != nil {
+							return usageError("--python: %v", err)
+						}
+						ref := &tokenizerRef{python: in.Executable}
+						if model.local {
+							ref.env = engine.OfflineEnv
+						}
+						wl, err = shareGPTWorkload(c.Context, spec, path, model, ref)
+						if err != nil {
+							return usageError("%v", err)
+						}
+					} else if wl, err = workload.Generate(spec); err != nil {
 						return usageError("%v", err)
 					}
 					if err := wl.Write(c.Args().First()); err != nil {
@@ -160,16 +274,74 @@ func workloadCommand() *cli.Command {
 func describeWorkload(c *cli.Context, path string, wl *workload.Workload) error {
 	s := wl.Spec
 	w := c.App.Writer
-	fmt.Fprintf(w, "%s: workload sha256 %s (format %d)\n", path, wl.SHA256, workload.FormatVersion)
-	kind := workload.DatasetRandom
-	if s.SharesPrefixes() {
-		kind = fmt.Sprintf("%s (%d groups of a %d-token prefix)", workload.DatasetSharedPrefix, s.PrefixGroups, s.SharedPrefix)
+	fmt.Fprintf(w, "%s: workload sha256 %s (format %d)\n", path, wl.SHA256, wl.FormatVersion())
+	if s.IsShareGPT() {
+		describeShareGPT(w, wl)
+	} else {
+		kind := workload.DatasetRandom
+		if s.SharesPrefixes() {
+			kind = fmt.Sprintf("%s (%d groups of a %d-token prefix)", workload.DatasetSharedPrefix, s.PrefixGroups, s.SharedPrefix)
+		}
+		fmt.Fprintf(w, "dataset %s; %d prompts of %d tokens (every prompt unique in its first %d tokens after any shared prefix); %d output tokens each\n",
+			kind, len(wl.Prompts), s.PromptLen(), wl.PrefixLen, s.OutputLen)
+		fmt.Fprintf(w, "vocabulary %d, %d special tokens never drawn; seed %d\n", s.VocabSize, len(s.Exclude), s.Seed)
 	}
-	fmt.Fprintf(w, "dataset %s; %d prompts of %d tokens (every prompt unique in its first %d tokens after any shared prefix); %d output tokens each\n",
-		kind, len(wl.Prompts), s.PromptLen(), wl.PrefixLen, s.OutputLen)
-	fmt.Fprintf(w, "vocabulary %d, %d special tokens never drawn; seed %d\n", s.VocabSize, len(s.Exclude), s.Seed)
 	fmt.Fprintf(w, "sweep: batch sizes %s, %d warm-up + %d measured batches each: %d cells\n", joinInts(s.BatchSizes), s.Warmup, s.Reps, len(wl.Cells))
 	return nil
+}
+
+// describeShareGPT prints a ShareGPT workload's source, what was skipped,
+// the tokenizer, and histograms of the prompt and output lengths.
+func describeShareGPT(w io.Writer, wl *workload.Workload) {
+	s := wl.Spec
+	bounds := fmt.Sprintf("%d..", s.MinInputLen)
+	if s.MaxInputLen > 0 {
+		bounds += fmt.Sprint(s.MaxInputLen)
+	}
+	fmt.Fprintf(w, "dataset sharegpt: %s (sha256 %s, %d entries); prompts of %s tokens; seed %d\n", s.Source.File, s.Source.SHA256, s.Source.Entries, bounds, s.Seed)
+	if t := wl.Tokenizer; t != nil {
+		fmt.Fprintf(w, "tokenized once by %s (transformers %s, %d tokens); vocabulary %d\n", t.Class, t.Transformers, t.VocabSize, s.VocabSize)
+	}
+	skipped, total := "", 0
+	for _, k := range slices.Sorted(maps.Keys(wl.Skipped)) {
+		skipped += fmt.Sprintf("\n  %-22s %d", k, wl.Skipped[k])
+		total += wl.Skipped[k]
+	}
+	fmt.Fprintf(w, "skipped %d entries%s\n", total, skipped)
+	l := wl.LengthStats()
+	prompts := make([]int, len(wl.Prompts))
+	outputs := make([]int, len(wl.Prompts))
+	for i, p := range wl.Prompts {
+		prompts[i], outputs[i] = len(p), wl.OutputLenOf(i)
+	}
+	fmt.Fprintf(w, "%d prompts, %d-%d tokens (mean %.1f):\n%s", len(wl.Prompts), l.MinPrompt, l.MaxPrompt, l.MeanPrompt, histogram(prompts))
+	if s.ReferenceOutput {
+		fmt.Fprintf(w, "output tokens, each reply's own count, %d-%d (mean %.1f):\n%s", l.MinOutput, l.MaxOutput, l.MeanOutput, histogram(outputs))
+	} else {
+		fmt.Fprintf(w, "%d output tokens each\n", s.OutputLen)
+	}
+}
+
+// histogram counts lengths in power-of-two buckets, one line each.
+func histogram(lengths []int) string {
+	if len(lengths) == 0 {
+		return ""
+	}
+	counts := map[int]int{}
+	for _, n := range lengths {
+		b := 1
+		for b*2 <= n {
+			b *= 2
+		}
+		counts[b]++
+	}
+	most := slices.Max(slices.Collect(maps.Values(counts)))
+	var sb strings.Builder
+	for _, b := range slices.Sorted(maps.Keys(counts)) {
+		bar := strings.Repeat("#", max(1, counts[b]*40/most))
+		fmt.Fprintf(&sb, "  %6d-%-6d %6d %s\n", b, 2*b-1, counts[b], bar)
+	}
+	return sb.String()
 }
 
 func joinInts(xs []int) string {

@@ -20,8 +20,8 @@ import (
 // both.
 const FormatVersion = 2
 
-// formatVersion is the version Encode writes for w.
-func (w *Workload) formatVersion() int {
+// FormatVersion is the file format version Encode writes for w.
+func (w *Workload) FormatVersion() int {
 	if w.Spec.IsShareGPT() {
 		return 2
 	}
@@ -65,7 +65,7 @@ func (w *Workload) Encode(out io.Writer) error {
 		return fmt.Errorf("encode workload spec: %w", err)
 	}
 	fmt.Fprintf(bw, "{\"version\":%d,\n\"sha256\":%q,\n\"spec\":%s,\n\"prefix_len\":%d,\n\"cells\":[\n",
-		w.formatVersion(), w.SHA256, spec, w.PrefixLen)
+		w.FormatVersion(), w.SHA256, spec, w.PrefixLen)
 	for i, c := range w.Cells {
 		if i > 0 {
 			bw.WriteString(",\n")

@@ -15,14 +15,20 @@ class ConfigError(Exception):
     failure."""
 
 
-def workload_sha256(prompts):
+def workload_sha256(prompts, output_lens=None):
     """Recomputes the workload hash exactly as the Go side defines it
-    (offline/workload.Hash), from the very lists handed to the engine."""
+    (offline/workload.HashWithOutputs), from the very lists handed to the
+    engine: the prompts, then the per-request output lengths where the
+    workload has them (reference output lengths)."""
     h = hashlib.sha256(b"enginebench/workload/v1\n")
     h.update(struct.pack("<I", len(prompts)))
     for p in prompts:
         h.update(struct.pack("<I", len(p)))
         h.update(struct.pack("<%dI" % len(p), *p))
+    if output_lens is not None:
+        h.update(b"output_lens\n")
+        h.update(struct.pack("<I", len(output_lens)))
+        h.update(struct.pack("<%dI" % len(output_lens), *output_lens))
     return h.hexdigest()
 
 
@@ -137,6 +143,8 @@ class Adapter(abc.ABC):
         self.inputs = None
         self.input_len = 0
         self.output_len = 0
+        self.output_lens = None
+        self.varied = False
         self.cfg = None
         self.engine = None
         self.last = None
@@ -163,16 +171,23 @@ class Adapter(abc.ABC):
         prompts = doc["prompts"]
         self.input_len = int(w["input_len"])
         self.output_len = int(w["output_len"])
+        # A ShareGPT workload's prompts vary in length (input_len is the
+        # longest), and with reference output lengths so do its requests'
+        # outputs (output_len is the most any generates).
+        self.varied = (doc.get("spec") or {}).get("dataset") == "sharegpt"
+        self.output_lens = doc.get("output_lens")
+        if self.output_lens is not None and len(self.output_lens) != len(prompts):
+            raise ValueError(f"{len(self.output_lens)} output lengths for {len(prompts)} prompts")
         for i, p in enumerate(prompts):
-            if len(p) != self.input_len:
-                raise ValueError(f"prompt {i} has {len(p)} tokens, want {self.input_len}")
+            if len(p) != self.input_len and not (self.varied and 0 < len(p) <= self.input_len):
+                raise ValueError(f"prompt {i} has {len(p)} tokens, want {'at most ' if self.varied else ''}{self.input_len}")
         self.prompts = prompts
         # Answers are matched to prompts by content where the engine gives
         # no request id of ours back: every prompt of a workload differs.
         self.index_by_prompt = {tuple(p): i for i, p in enumerate(prompts)}
         # Engine-specific prompt objects are built now, outside any timing.
         self.inputs = self._engine_inputs(prompts)
-        return {"count": len(prompts), "sha256": workload_sha256(prompts)}
+        return {"count": len(prompts), "sha256": workload_sha256(prompts, self.output_lens)}
 
     def load(self, cfg):
         self.cfg = cfg
@@ -233,6 +248,13 @@ class Adapter(abc.ABC):
         return None
 
     # --- shared helpers -----------------------------------------------------
+
+    def output_len_of(self, index):
+        """The number of tokens the request of workload prompt index
+        generates."""
+        if self.output_lens is not None:
+            return int(self.output_lens[index])
+        return self.output_len
 
     def index_of_prompt(self, ids):
         """The workload index of the prompt with these token IDs, or -1."""

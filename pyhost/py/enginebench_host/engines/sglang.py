@@ -125,14 +125,17 @@ class SGLang(base.Adapter):
                     "(enginebench runs SGLang's plain-PyTorch path on CPU), or build sgl-kernel's CPU operators from SGLang's source"
                 ) from exc
         input_len, output_len = int(cfg["input_len"]), int(cfg["output_len"])
+        # The longest request's prompt plus output: where lengths vary
+        # (ShareGPT), less than the longest prompt plus the longest output.
+        total = int(cfg.get("max_model_len") or input_len + output_len)
         context = kwargs.get("context_length")
         if context is not None:
             context = int(context)
-            if input_len > context - _INPUT_MARGIN or input_len + output_len > context - _TOTAL_MARGIN:
+            if input_len > context - _INPUT_MARGIN or total > context - _TOTAL_MARGIN:
                 raise base.ConfigError(
                     f"SGLang at context_length={context} refuses prompts of {context - _INPUT_MARGIN + 1}+ tokens and cuts outputs "
-                    f"past {context - _TOTAL_MARGIN} tokens in all, and this sweep has {input_len} + {output_len}: "
-                    f"raise --engine-arg 'sglang: context_length=...' to at least {input_len + output_len + _CONTEXT_MARGIN}, "
+                    f"past {context - _TOTAL_MARGIN} tokens in all, and this sweep has prompts of {input_len} and {total} tokens in all: "
+                    f"raise --engine-arg 'sglang: context_length=...' to at least {total + _CONTEXT_MARGIN}, "
                     "or drop it (the tool then sets input + output + 8)"
                 )
             derived = _model_context_length(kwargs.get("model_path"))
@@ -146,11 +149,11 @@ class SGLang(base.Adapter):
                     "or allow it with --engine-env 'sglang: SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1'"
                 )
         pool = kwargs.get("max_total_tokens")
-        if pool is not None and int(pool) < input_len + output_len + _TOTAL_MARGIN:
+        if pool is not None and int(pool) < total + _TOTAL_MARGIN:
             raise base.ConfigError(
-                f"SGLang's KV pool max_total_tokens={pool} cannot hold one request of {input_len} + {output_len} tokens "
+                f"SGLang's KV pool max_total_tokens={pool} cannot hold one request of {total} tokens "
                 "(SGLang refuses such a request, or fails to start with a pool too small): "
-                f"raise it to at least {int(cfg['max_batch_size']) * (input_len + output_len + _CONTEXT_MARGIN)} "
+                f"raise it to at least {int(cfg['max_batch_size']) * (total + _CONTEXT_MARGIN)} "
                 "to run the largest batch at once, or drop it"
             )
 
@@ -165,13 +168,26 @@ class SGLang(base.Adapter):
         # tokenizer's EOS ids); ignore_eos alone then carries the fixed length.
         if not kwargs.get("skip_tokenizer_init"):
             self.sampling["min_new_tokens"] = n
+        # Reference output lengths: one sampling dict per prompt, built here,
+        # outside any timing; generate takes a list of them.
+        self.sampling_by_index = None
+        if self.output_lens is not None:
+            self.sampling_by_index = []
+            for k in self.output_lens:
+                sp = dict(self.sampling, max_new_tokens=int(k))
+                if "min_new_tokens" in sp:
+                    sp["min_new_tokens"] = int(k)
+                self.sampling_by_index.append(sp)
         self.kwargs = kwargs
         return engine
 
     def _engine_generate(self, batch, first):
         # Request ids of ours, so each answer names its prompt (meta_info id).
         rid = [f"eb{self.calls}-{first + i}" for i in range(len(batch))]
-        return self.engine.generate(input_ids=batch, sampling_params=self.sampling, rid=rid)
+        sampling = self.sampling
+        if self.sampling_by_index is not None:
+            sampling = self.sampling_by_index[first:first + len(batch)]
+        return self.engine.generate(input_ids=batch, sampling_params=sampling, rid=rid)
 
     def _engine_collect(self, first, count, outputs):
         if isinstance(outputs, dict):  # a batch of one may come back bare

@@ -64,9 +64,20 @@ class Transformers(base.Adapter):
         import torch
 
         s = self.cfg["sampling"]
-        n = self.output_len
-        ids = torch.tensor(batch, dtype=torch.long, device=self.device)
-        mask = torch.ones_like(ids)
+        lens = [len(p) for p in batch]
+        width = max(lens)
+        # Each request's own output length; a static batch generates the
+        # longest of them for every row (collect counts each to its own).
+        wants = [self.output_len_of(first + i) for i in range(len(batch))]
+        n = max(wants)
+        if min(lens) == width:
+            ids = torch.tensor(batch, dtype=torch.long, device=self.device)
+            mask = torch.ones_like(ids)
+        else:
+            # Prompts of different lengths (ShareGPT): left-padded, masked.
+            pad = self._pad_id()
+            ids = torch.tensor([[pad] * (width - k) + list(p) for p, k in zip(batch, lens)], dtype=torch.long, device=self.device)
+            mask = torch.tensor([[0] * (width - k) + [1] * k for k in lens], dtype=torch.long, device=self.device)
         do_sample = s["temperature"] > 0
         kw = dict(max_new_tokens=n, min_new_tokens=n, do_sample=do_sample, pad_token_id=self._pad_id())
         if do_sample:
@@ -80,7 +91,7 @@ class Transformers(base.Adapter):
             out = self.engine.generate(input_ids=ids, attention_mask=mask, **kw)
         if self.device == "cuda":
             torch.cuda.synchronize()
-        return (ids.shape[1], out)
+        return (width, out, lens, wants)
 
     def _pad_id(self):
         gc_ = getattr(self.engine, "generation_config", None)
@@ -92,12 +103,15 @@ class Transformers(base.Adapter):
         return 0
 
     def _engine_collect(self, first, count, outputs):
-        prompt_len, out = outputs
+        width, out, lens, wants = outputs
         eos = getattr(self.engine.generation_config, "eos_token_id", None)
         eos = set(eos if isinstance(eos, list) else ([eos] if eos is not None else []))
-        rows = out[:, prompt_len:].tolist()
+        rows = out[:, width:].tolist()
         res = []
         for i, gen in enumerate(rows):
+            # Each request to its own output length (they differ only with
+            # reference output lengths).
+            gen = gen[:wants[i]]
             # generate() pads a finished sequence to the batch's length; count
             # up to and including the first EOS, as the model returned it.
             n = len(gen)
@@ -109,7 +123,7 @@ class Transformers(base.Adapter):
                 # Row i of generate's output tensor continues row i of its
                 # input: the position is the prompt here, by construction.
                 "index": first + i,
-                "prompt_tokens": int(prompt_len),
+                "prompt_tokens": int(lens[i]),
                 "output_tokens": n,
                 "output_ids": gen[:n],
                 "cached_tokens": None,
@@ -130,7 +144,11 @@ class Transformers(base.Adapter):
         }
 
     def _engine_notes(self):
-        return ["transformers allocates its KV cache per generate call: no fixed KV capacity"]
+        notes = ["transformers allocates its KV cache per generate call: no fixed KV capacity"]
+        if self.varied:
+            notes.append("static batches: prompts left-padded to the batch's longest; every request of a batch generates "
+                         "the batch's longest output length and is counted to its own")
+        return notes
 
     def _engine_close(self, model):
         del model

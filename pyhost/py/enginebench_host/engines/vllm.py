@@ -85,6 +85,11 @@ class VLLM(base.Adapter):
         if not self.sampling_dropped:
             sp["detokenize"] = False
         self.sampling = SamplingParams(**sp)
+        # Reference output lengths: one SamplingParams per prompt, built
+        # here, outside any timing; generate takes a list of them.
+        self.sampling_by_index = None
+        if self.output_lens is not None:
+            self.sampling_by_index = [SamplingParams(**dict(sp, max_tokens=int(k))) for k in self.output_lens]
         return llm
 
     def _engine_check(self, kwargs):
@@ -93,7 +98,10 @@ class VLLM(base.Adapter):
         base.require_params("vllm", SamplingParams, "SamplingParams", _REQUIRED_SAMPLING)
 
     def _engine_generate(self, batch, first):
-        return self.engine.generate(batch, self.sampling, use_tqdm=False)
+        sampling = self.sampling
+        if self.sampling_by_index is not None:
+            sampling = self.sampling_by_index[first:first + len(batch)]
+        return self.engine.generate(batch, sampling, use_tqdm=False)
 
     def _engine_collect(self, first, count, outputs):
         out = []
