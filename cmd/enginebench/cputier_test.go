@@ -16,6 +16,7 @@ import (
 
 	"github.com/enginebench/enginebench/offline/report"
 	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/workload"
 )
 
 // The CPU tier runs the real engines: the transformers baseline, vLLM's CPU
@@ -474,5 +475,60 @@ func TestCPUTierSharedPrefix(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "Prefix cache") || !strings.Contains(r.stdout, "shared-prefix prompts") {
 		t.Errorf("the report lacks the prefix-cache table:\n%s", r.stdout)
+	}
+}
+
+// A ShareGPT workload on the real engines: the texts tokenized once by the
+// tiny model's own tokenizer (in vLLM's venv, the first engine's), every
+// engine fed those ids, each request generating its reply's token count;
+// transformers left-pads its static batches and counts each request to its
+// own length.
+func TestCPUTierShareGPT(t *testing.T) {
+	model := cpuTier(t, modelEnv)
+	vllm := cpuTier(t, vllmVenvEnv)
+	sglang := cpuTier(t, sglangVenvEnv)
+	engines := []string{"--engine", "vllm=" + vllm, "--engine", "sglang=" + sglang}
+	if cpu := optionalVenv(t, cpuVenvEnv, "the transformers baseline on ShareGPT"); cpu != "" {
+		engines = append(engines, "--engine", "transformers="+cpu)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	args := append(append([]string{"run"}, engines...), vllmCPUArgs...)
+	args = append(args, "--model", model, "--dataset", "sharegpt:testdata/sharegpt.json", "--max-input-len", "40",
+		"--output-len", "reference", "--batch-sizes", "1,4", "--reps", "1", "--warmup", "1",
+		"--out", out, "--load-timeout", "10m", "--batch-timeout", "5m")
+	r := enginebench(t, []string{"PYTHONPATH="}, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	m := readManifest(t, out)
+	if w := m.Workload; w.Tokenizer == nil || !strings.Contains(w.Tokenizer.Class, "Tokenizer") || w.Tokenizer.VocabSize < 1 ||
+		w.Skipped["no_reply"] != 1 || w.Skipped["not_an_object"] != 1 || w.OutputTokens == nil || w.OutputTokens.Min == w.OutputTokens.Max {
+		t.Errorf("manifest workload %+v", w)
+	}
+	wl, err := workload.Read(filepath.Join(out, "workload.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lengths := map[int]bool{}
+	for _, p := range wl.Prompts {
+		lengths[len(p)] = true
+	}
+	if len(lengths) < 3 {
+		t.Errorf("prompt lengths %v: the ShareGPT prompts should vary", lengths)
+	}
+	rows := readRows(t, out)
+	if len(rows) != (len(engines)/2)*2*2 {
+		t.Errorf("%d rows, want %d", len(rows), (len(engines)/2)*2*2)
+	}
+	for _, row := range rows {
+		wantPrompt, wantOut := 0, 0
+		for i := row.FirstPrompt; i < row.FirstPrompt+row.BatchSize; i++ {
+			wantPrompt += len(wl.Prompts[i])
+			wantOut += wl.OutputLenOf(i)
+		}
+		if row.Error != "" || len(row.Flags) != 0 || row.PromptTokens != wantPrompt || row.OutputTokens != wantOut {
+			t.Errorf("%s bs=%d: error %q flags %v, prompt %d want %d, output %d want %d",
+				row.Engine, row.BatchSize, row.Error, row.Flags, row.PromptTokens, wantPrompt, row.OutputTokens, wantOut)
+		}
 	}
 }

@@ -215,7 +215,7 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 	for _, c := range cells {
 		idx[fmt.Sprintf("%s/%d", c.Engine, c.BatchSize)] = c
 	}
-	fmt.Fprintf(w, "\nOutput throughput relative to %s (ratio of medians [95%% bootstrap interval, from 3 repetitions each]):\n", base)
+	fmt.Fprintf(w, "\nOutput throughput relative to %s (ratio of medians [95%% bootstrap interval, from %d repetitions each]):\n", base, m.Workload.Reps)
 	t := newTable(w)
 	t.Header(header...)
 	for _, bs := range m.Workload.BatchSizes {
