@@ -107,6 +107,31 @@ def the_adapter_reads_the_workload_file_and_hashes_what_it_holds():
     assert a.index_of_prompt([4, 5, 6]) == 1 and a.index_of_prompt([9]) == -1
 
 
+@check
+def a_sharegpt_workload_varies_in_length_and_hashes_its_output_lengths():
+    # The vector of offline/workload's HashWithOutputs test.
+    assert base.workload_sha256([[0, 1, 2], [128255, 7]], [3, 5]) == "76786c9876086ba0097d6627898b023642b6bdea4bb40be60647cb48b11c1a44"
+    assert base.workload_sha256([[0, 1, 2], [128255, 7]]) == "dbc04cc7c9c80927a50078f6cd5de83e9b3209804a76dc14b039196cde31405c"
+    a = vllm_adapter.check.__self__
+    prompts = [[1, 2, 3], [4, 5]]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "workload.json")
+        with open(path, "w") as f:
+            json.dump({"version": 2, "spec": {"dataset": "sharegpt"}, "output_lens": [4, 1], "prompts": prompts}, f)
+        held = a.set_workload({"path": path, "sha256": "", "input_len": 3, "output_len": 4})
+        assert held == {"count": 2, "sha256": base.workload_sha256(prompts, [4, 1])}, held
+        assert a.output_len_of(0) == 4 and a.output_len_of(1) == 1
+        # A fixed-length workload still wants every prompt at input_len.
+        with open(path, "w") as f:
+            json.dump({"version": 1, "prompts": prompts}, f)
+        try:
+            a.set_workload({"path": path, "sha256": "", "input_len": 3, "output_len": 4})
+        except ValueError as exc:
+            assert "prompt 1 has 2 tokens, want 3" in str(exc), exc
+        else:
+            raise AssertionError("a short prompt of a fixed-length workload was accepted")
+
+
 if __name__ == "__main__":
     MODEL = sys.argv[1]
     for fn in CHECKS:
