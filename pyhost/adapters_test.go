@@ -28,6 +28,7 @@ func TestAdapterChecks(t *testing.T) {
 		"sglang_refuses_a_sampling_params_without_max_new_tokens",
 		"sglang_answers_name_their_prompts_by_request_id",
 		"the_adapter_reads_the_workload_file_and_hashes_what_it_holds",
+		"a_sharegpt_workload_varies_in_length_and_hashes_its_output_lengths",
 	} {
 		if !strings.Contains(string(out), "ok "+name+"\n") {
 			t.Errorf("check %s did not pass:\n%s", name, out)
