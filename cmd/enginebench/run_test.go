@@ -889,3 +889,37 @@ func TestRunShareGPTBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A ShareGPT run resumes as the same workload (the texts tokenized again,
+// the same ids), and refuses another file, other bounds or other output
+// lengths.
+func TestRunShareGPTResume(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	env := shareGPTEnv(t)
+	if r := enginebench(t, env, shareGPTArgs(out, "--output-len", "reference")...); r.code != 0 {
+		t.Fatalf("first run: exit %d\n%s", r.code, r.stderr)
+	}
+	before := len(readRows(t, out))
+	if r := enginebench(t, env, shareGPTArgs(out, "--output-len", "reference", "--resume")...); r.code != 0 || len(readRows(t, out)) != before {
+		t.Fatalf("resume of a finished run: exit %d, %d rows more\n%s", r.code, len(readRows(t, out))-before, r.stderr)
+	}
+	other := filepath.Join(t.TempDir(), "other.json")
+	b, _ := os.ReadFile("testdata/sharegpt.json")
+	os.WriteFile(other, append(b, '\n'), 0o644)
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--output-len", "reference", "--max-input-len", "30"}, "--max-input-len: 40 before, 30 now"},
+		{[]string{"--output-len", "5"}, "--output-len reference: true before, false now"},
+		{[]string{"--output-len", "reference", "--dataset", "sharegpt:" + other}, "the ShareGPT file (sha256)"},
+	} {
+		r := enginebench(t, env, shareGPTArgs(out, append([]string{"--resume"}, tt.flags...)...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, want %d naming %q:\n%s", tt.flags, r.code, exitUsage, tt.want, r.stderr)
+		}
+	}
+	if n := len(readRows(t, out)); n != before {
+		t.Errorf("a refused resume wrote %d rows", n-before)
+	}
+}
