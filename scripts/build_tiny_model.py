@@ -2,17 +2,23 @@
 """Build a tiny Llama-architecture model with random weights, entirely offline.
 
 Usage:
-    python scripts/build_tiny_model.py --out DIR [--seed 0] [--force]
+    python scripts/build_tiny_model.py --out DIR [--seed 0] [--size tiny|1b] [--force]
 
 The model is meant for CPU smoke tests and demos of enginebench: every engine
 (transformers, vLLM's CPU build, SGLang) must accept it, and every engine must
 see exactly the same weights.  Nothing is downloaded: the tokenizer is a
 byte-level BPE trained here, on a corpus this script generates from the seed.
 
-Shape (LlamaForCausalLM):
+Shape (LlamaForCausalLM), --size tiny (the default):
     vocab 4096 (ids 0-3 are <unk> <s> </s> <pad>), hidden 128, 2 layers,
     2 attention heads of head_dim 64, 1 key/value head (GQA), MLP 256,
     max_position_embeddings 2048, untied lm_head.  About 1.3 M parameters.
+--size 1b, for GPU checks (scripts/gpu-check.sh): the same vocabulary and
+    tokenizer, hidden 2048, 16 layers, 32 heads of head_dim 64, 8 key/value
+    heads, MLP 8192: about 0.99 B parameters, 2 GB of bfloat16.  Its weights
+    come from NumPy's Generator(PCG64(seed)), which draws a billion normals in
+    seconds but is not frozen across NumPy releases as the tiny model's stream
+    is: same seed, same NumPy, same weights.
 
 Weights are stored as bfloat16 and config.json says "dtype": "bfloat16":
   * bf16 -> fp32 is exact, so an engine asked for --dtype float32 sees the very
@@ -48,12 +54,12 @@ STAMP_NAME = ".tiny-model-stamp"
 VOCAB_SIZE = 4096
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]  # ids 0, 1, 2, 3
 UNK_ID, BOS_ID, EOS_ID, PAD_ID = 0, 1, 2, 3
-HIDDEN = 128
-LAYERS = 2
-HEADS = 2
-KV_HEADS = 1
-HEAD_DIM = HIDDEN // HEADS  # 64: supported by vLLM CPU attention, FA, FlashInfer, SGLang
-INTERMEDIATE = 256
+# head_dim = hidden / heads = 64 in every size: supported by vLLM CPU
+# attention, FlashAttention, FlashInfer and SGLang.
+SIZES = {
+    "tiny": {"hidden": 128, "layers": 2, "heads": 2, "kv_heads": 1, "intermediate": 256},
+    "1b": {"hidden": 2048, "layers": 16, "heads": 32, "kv_heads": 8, "intermediate": 8192},
+}
 MAX_POS = 2048
 RMS_EPS = 1e-5
 ROPE_THETA = 10000.0
@@ -74,8 +80,8 @@ def script_sha256() -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def stamp_text(seed: int) -> str:
-    return json.dumps({"script_sha256": script_sha256(), "args": {"seed": seed}}, sort_keys=True) + "\n"
+def stamp_text(seed: int, size: str = "tiny") -> str:
+    return json.dumps({"script_sha256": script_sha256(), "args": {"seed": seed, "size": size}}, sort_keys=True) + "\n"
 
 
 def up_to_date(out: str, stamp: str) -> bool:
@@ -193,7 +199,7 @@ def special_tokens_map() -> dict:
 
 # ---------------------------------------------------------------- model
 
-def model_config() -> dict:
+def model_config(shape: dict) -> dict:
     return {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -202,16 +208,16 @@ def model_config() -> dict:
         "bos_token_id": BOS_ID,
         "eos_token_id": EOS_ID,
         "pad_token_id": PAD_ID,
-        "head_dim": HEAD_DIM,
+        "head_dim": shape["hidden"] // shape["heads"],
         "hidden_act": "silu",
-        "hidden_size": HIDDEN,
+        "hidden_size": shape["hidden"],
         "initializer_range": INIT_STD,
-        "intermediate_size": INTERMEDIATE,
+        "intermediate_size": shape["intermediate"],
         "max_position_embeddings": MAX_POS,
         "mlp_bias": False,
-        "num_attention_heads": HEADS,
-        "num_hidden_layers": LAYERS,
-        "num_key_value_heads": KV_HEADS,
+        "num_attention_heads": shape["heads"],
+        "num_hidden_layers": shape["layers"],
+        "num_key_value_heads": shape["kv_heads"],
         "pretraining_tp": 1,
         "rms_norm_eps": RMS_EPS,
         # transformers >= 5 reads rope_parameters, 4.x reads rope_theta / rope_scaling.
@@ -233,39 +239,50 @@ def generation_config() -> dict:
     return {"bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "pad_token_id": PAD_ID}
 
 
-def weight_shapes() -> list[tuple[str, tuple[int, ...], str]]:
+def weight_shapes(shape: dict) -> list[tuple[str, tuple[int, ...], str]]:
     """(name, shape, init) in a fixed order; init is "normal" or "ones"."""
-    kv = KV_HEADS * HEAD_DIM
-    shapes = [("model.embed_tokens.weight", (VOCAB_SIZE, HIDDEN), "normal")]
-    for i in range(LAYERS):
+    hidden, heads, inter = shape["hidden"], shape["heads"], shape["intermediate"]
+    head_dim = hidden // heads
+    kv = shape["kv_heads"] * head_dim
+    shapes = [("model.embed_tokens.weight", (VOCAB_SIZE, hidden), "normal")]
+    for i in range(shape["layers"]):
         p = f"model.layers.{i}."
         shapes += [
-            (p + "input_layernorm.weight", (HIDDEN,), "ones"),
-            (p + "self_attn.q_proj.weight", (HEADS * HEAD_DIM, HIDDEN), "normal"),
-            (p + "self_attn.k_proj.weight", (kv, HIDDEN), "normal"),
-            (p + "self_attn.v_proj.weight", (kv, HIDDEN), "normal"),
-            (p + "self_attn.o_proj.weight", (HIDDEN, HEADS * HEAD_DIM), "normal"),
-            (p + "post_attention_layernorm.weight", (HIDDEN,), "ones"),
-            (p + "mlp.gate_proj.weight", (INTERMEDIATE, HIDDEN), "normal"),
-            (p + "mlp.up_proj.weight", (INTERMEDIATE, HIDDEN), "normal"),
-            (p + "mlp.down_proj.weight", (HIDDEN, INTERMEDIATE), "normal"),
+            (p + "input_layernorm.weight", (hidden,), "ones"),
+            (p + "self_attn.q_proj.weight", (heads * head_dim, hidden), "normal"),
+            (p + "self_attn.k_proj.weight", (kv, hidden), "normal"),
+            (p + "self_attn.v_proj.weight", (kv, hidden), "normal"),
+            (p + "self_attn.o_proj.weight", (hidden, heads * head_dim), "normal"),
+            (p + "post_attention_layernorm.weight", (hidden,), "ones"),
+            (p + "mlp.gate_proj.weight", (inter, hidden), "normal"),
+            (p + "mlp.up_proj.weight", (inter, hidden), "normal"),
+            (p + "mlp.down_proj.weight", (hidden, inter), "normal"),
         ]
-    shapes += [("model.norm.weight", (HIDDEN,), "ones"),
-               ("lm_head.weight", (VOCAB_SIZE, HIDDEN), "normal")]
+    shapes += [("model.norm.weight", (hidden,), "ones"),
+               ("lm_head.weight", (VOCAB_SIZE, hidden), "normal")]
     return shapes
 
 
-def build_weights(seed: int) -> dict:
+def build_weights(seed: int, size: str = "tiny") -> dict:
     import numpy as np
     import torch
 
-    rs = np.random.RandomState(seed)  # legacy stream: frozen by NumPy's compatibility policy
+    if size == "tiny":
+        rs = np.random.RandomState(seed)  # legacy stream: frozen by NumPy's compatibility policy
+
+        def normal(shape):
+            return (rs.standard_normal(size=shape) * INIT_STD).astype(np.float32)
+    else:
+        # A billion values: float32 straight from the ziggurat, seconds not minutes.
+        gen = np.random.Generator(np.random.PCG64(seed))
+
+        def normal(shape):
+            arr = gen.standard_normal(size=shape, dtype=np.float32)
+            arr *= INIT_STD
+            return arr
     tensors = {}
-    for name, shape, init in weight_shapes():
-        if init == "ones":
-            arr = np.ones(shape, dtype=np.float32)
-        else:
-            arr = (rs.standard_normal(size=shape) * INIT_STD).astype(np.float32)
+    for name, shape, init in weight_shapes(SIZES[size]):
+        arr = np.ones(shape, dtype=np.float32) if init == "ones" else normal(shape)
         # float32 -> bfloat16 is round-to-nearest-even in torch: deterministic.
         tensors[name] = torch.from_numpy(arr).to(torch.bfloat16).contiguous()
     return tensors
@@ -273,7 +290,7 @@ def build_weights(seed: int) -> dict:
 
 # ---------------------------------------------------------------- main
 
-def build(out: str, seed: int) -> None:
+def build(out: str, seed: int, size: str = "tiny") -> None:
     from safetensors.torch import save_file
 
     parent = os.path.dirname(os.path.abspath(out)) or "."
@@ -284,11 +301,11 @@ def build(out: str, seed: int) -> None:
         tok.save(os.path.join(tmp, "tokenizer.json"), pretty=True)
         write_json(os.path.join(tmp, "tokenizer_config.json"), tokenizer_config())
         write_json(os.path.join(tmp, "special_tokens_map.json"), special_tokens_map())
-        write_json(os.path.join(tmp, "config.json"), model_config())
+        write_json(os.path.join(tmp, "config.json"), model_config(SIZES[size]))
         write_json(os.path.join(tmp, "generation_config.json"), generation_config())
-        save_file(build_weights(seed), os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+        save_file(build_weights(seed, size), os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
         with open(os.path.join(tmp, STAMP_NAME), "w", encoding="utf-8") as f:
-            f.write(stamp_text(seed))
+            f.write(stamp_text(seed, size))
         for name in os.listdir(tmp):
             os.chmod(os.path.join(tmp, name), 0o644)
         os.chmod(tmp, 0o755)
@@ -309,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Build a tiny random-weight Llama model (offline, deterministic).")
     ap.add_argument("--out", required=True, help="output directory (created or replaced)")
     ap.add_argument("--seed", type=int, default=0, help="seed for the corpus and the weights (default 0)")
+    ap.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                    help="tiny (1.3 M parameters, the default: CPU tests) or 1b (0.99 B: GPU checks)")
     ap.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
     args = ap.parse_args(argv)
 
@@ -322,21 +341,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"build_tiny_model: refusing to replace {out}: it holds files this script did not "
                   f"write ({', '.join(foreign[:5])})", file=sys.stderr)
             return 2
-    stamp = stamp_text(args.seed)
+    stamp = stamp_text(args.seed, args.size)
     if not args.force and up_to_date(out, stamp):
-        print(f"build_tiny_model: {out} is up to date (seed {args.seed})", file=sys.stderr)
+        print(f"build_tiny_model: {out} is up to date (seed {args.seed}, size {args.size})", file=sys.stderr)
         return 0
     # Keep the BPE trainer single-threaded and quiet.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     t0 = time.monotonic()
     try:
-        build(out, args.seed)
+        build(out, args.seed, args.size)
     except ImportError as e:
         print(f"build_tiny_model: missing Python package ({e}); run it with the CPU-tier venv's python "
               f"(scripts/setup-venv.sh .venv/cpu requirements.txt)", file=sys.stderr)
         return 1
-    print(f"build_tiny_model: built {out} (seed {args.seed}) in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    print(f"build_tiny_model: built {out} (seed {args.seed}, size {args.size}) in {time.monotonic() - t0:.1f}s", file=sys.stderr)
     return 0
 
 
