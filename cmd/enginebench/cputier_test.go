@@ -412,7 +412,7 @@ func TestCPUTierSGLangBadInput(t *testing.T) {
 		{"a context length SGLang cuts outputs at", []string{"--engine", "sglang=" + venv, "--engine-arg", "sglang: context_length=24"},
 			[]string{"context_length=24", "at least 32"}},
 		{"a KV pool too small for one request", []string{"--engine", "sglang=" + venv, "--engine-arg", "sglang: max_total_tokens=8"},
-			[]string{"max_total_tokens=8 cannot hold one request of 16 + 8 tokens", "at least 32"}},
+			[]string{"max_total_tokens=8 cannot hold one request of 24 tokens", "at least 32"}},
 		{"SGLang's CPU engine switch", []string{"--engine", "sglang=" + venv, "--engine-env", "sglang: SGLANG_USE_CPU_ENGINE=1"},
 			[]string{"SGLANG_USE_CPU_ENGINE", "sgl_kernel"}},
 	}
