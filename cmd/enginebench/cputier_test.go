@@ -532,3 +532,85 @@ func TestCPUTierShareGPT(t *testing.T) {
 		}
 	}
 }
+
+// SGLang's frontend in-process (pyhost/py/enginebench_host/frontend.py):
+// every example program of examples/programs runs through run_batch on the
+// real sglang.Engine with no HTTP server, gen, chat turns, a JSON-schema
+// answer, fork and select among them, and every check passes. The runner is
+// pyhost/testdata/frontend/real.py; `enginebench run --program` does not
+// drive the backend yet.
+func TestCPUTierSGLangFrontend(t *testing.T) {
+	model := cpuTier(t, modelEnv)
+	venv := cpuTier(t, sglangVenvEnv)
+	pyDir, _ := filepath.Abs("../../pyhost/py")
+	runner, _ := filepath.Abs("../../pyhost/testdata/frontend/real.py")
+	programs, _ := filepath.Glob("../../examples/programs/*.py")
+	if len(programs) < 4 {
+		t.Fatalf("examples/programs holds %d programs, want the 4 examples", len(programs))
+	}
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), append([]string{runner, "sglang", model}, programs...)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr (end):\n%s", err, out, lastLines(stderr.String(), 30))
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var res struct {
+			Program      string `json:"program"`
+			Programs     int    `json:"programs"`
+			OutputTokens int    `json:"output_tokens"`
+			GenCalls     int    `json:"gen_calls"`
+			SelectCalls  int    `json:"select_calls"`
+			Records      []struct {
+				LatencyS *float64 `json:"latency_s"`
+				Valid    *bool    `json:"valid"`
+				Error    *string  `json:"error"`
+			} `json:"records"`
+		}
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		seen[res.Program] = true
+		if res.Programs != 4 || len(res.Records) != 4 || res.OutputTokens <= 0 || res.GenCalls < 4 {
+			t.Errorf("%s: %+v", res.Program, res)
+		}
+		if res.Program == "fork_select.py" && res.SelectCalls != 4 {
+			t.Errorf("fork_select.py: %d selects, want 4", res.SelectCalls)
+		}
+		for i, r := range res.Records {
+			if r.Error != nil || r.LatencyS == nil || *r.LatencyS <= 0 || (r.Valid != nil && !*r.Valid) {
+				t.Errorf("%s program %d: %+v", res.Program, i, r)
+			}
+		}
+	}
+	for _, p := range []string{"chat.py", "two_turn.py", "json_answer.py", "fork_select.py"} {
+		if !seen[p] {
+			t.Errorf("%s did not run", p)
+		}
+	}
+}
+
+// A bad program file is refused naming the fix, before any engine loads
+// (pyhost/testdata/frontend/checks.py, in SGLang's venv for its frontend).
+func TestCPUTierProgramFileChecks(t *testing.T) {
+	venv := cpuTier(t, sglangVenvEnv)
+	pyDir, _ := filepath.Abs("../../pyhost/py")
+	checks, _ := filepath.Abs("../../pyhost/testdata/frontend/checks.py")
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), checks)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "FAIL") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

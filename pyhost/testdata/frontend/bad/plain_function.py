@@ -1,0 +1,4 @@
+def program(s, q):
+    s += q
+def arguments(n, seed):
+    return [{"q": "x"}] * n

@@ -1,0 +1,4 @@
+import sglang as sgl
+@sgl.function
+def program(s, q)
+    s += q

@@ -1,0 +1,6 @@
+import sglang as sgl
+@sgl.function
+def program(s, q):
+    s += q
+def arguments(n, seed):
+    return [{"q": "x"}] * (n + 1)
