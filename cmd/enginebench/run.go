@@ -153,6 +153,16 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 		if len(engines) > 0 && err == nil {
 			tok = &tokenizerRef{python: engines[0].Python, env: engines[0].Env}
 		}
+		if c.IsSet("program") {
+			// Only SGLang and vLLM have frontend backends; any of their
+			// venvs has SGLang's frontend, which makes the arguments.
+			for _, e := range engines {
+				if e.Name != "sglang" && e.Name != "vllm" {
+					errs = append(errs, fmt.Errorf("--engine %s: SGLang frontend programs (--program) run on sglang and vllm only; drop it", e.Name))
+					tok = nil
+				}
+			}
+		}
 		spec, wl, err := workloadOf(c, model, tok)
 		if err != nil {
 			errs = append(errs, err)
@@ -163,8 +173,9 @@ func parsePlan(c *cli.Context) (*run.Plan, error) {
 			model.outputLen = wl.MaxOutputLen()
 		}
 		p.Model.Info = model.manifest()
+		p.Model.ContextLen = model.maxLen
 		switch {
-		case model.maxLen <= 0:
+		case model.maxLen <= 0, p.Spec.IsProgram():
 		case wl != nil && wl.MaxTotalLen() > model.maxLen:
 			errs = append(errs, fmt.Errorf("the workload's longest request, %d tokens with its output, exceeds the model's max_position_embeddings %d", wl.MaxTotalLen(), model.maxLen))
 		case wl == nil && !p.Spec.IsShareGPT() && p.Spec.PromptLen()+p.Spec.OutputLen > model.maxLen:

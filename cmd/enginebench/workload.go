@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,11 +38,15 @@ func workloadFlags() []cli.Flag {
 		&cli.IntFlag{Name: "reps", Value: 3, Usage: "measured repetitions per batch size"},
 		&cli.IntFlag{Name: "warmup", Value: 1, Usage: "warm-up batches per batch size, excluded from figures"},
 		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the prompts and of every engine"},
+		&cli.StringFlag{Name: "program", Usage: "an SGLang frontend program `FILE` (see examples/programs/) instead of token-ID prompts: a batch of B is one run_batch call of B programs, each with its own arguments; on sglang and vllm"},
 	}
 }
 
+// tokenIDFlags are the workload flags a --program run has no use for.
+var tokenIDFlags = []string{"dataset", "input-len", "prefix-len", "prefix-groups", "min-input-len", "max-input-len", "output-len"}
+
 // workloadDefining names the flags a --workload file fixes.
-var workloadDefining = []string{"batch-sizes", "dataset", "input-len", "prefix-len", "prefix-groups", "min-input-len", "max-input-len", "output-len", "reps", "warmup", "seed"}
+var workloadDefining = []string{"batch-sizes", "dataset", "input-len", "prefix-len", "prefix-groups", "min-input-len", "max-input-len", "output-len", "reps", "warmup", "seed", "program"}
 
 // workloadOf is the run's workload spec from the flags, or, with
 // --workload FILE, the prepared file's spec and prompts, checked against the
@@ -67,14 +74,49 @@ func workloadOf(c *cli.Context, model *modelSpec, tok *tokenizerRef) (workload.S
 		return wl.Spec, wl, nil
 	}
 	spec, path, err := specFromFlags(c, model.vocabSize, model.special)
-	if err != nil || !spec.IsShareGPT() {
+	if err != nil || !(spec.IsShareGPT() || spec.IsProgram()) {
 		return spec, nil, err
 	}
 	if tok == nil {
 		return spec, nil, nil // the engine's python is wrong; that error is reported
 	}
+	if spec.IsProgram() {
+		wl, err := programWorkload(c.Context, spec, path, model, tok)
+		if err != nil {
+			return spec, nil, err
+		}
+		return wl.Spec, wl, nil
+	}
 	wl, err := shareGPTWorkload(c.Context, spec, path, model, tok)
 	return spec, wl, err
+}
+
+// programWorkload has the program file at path make one argument dict per
+// program of the sweep, once, in tok's python (which has SGLang's
+// frontend), and builds spec's workload from them.
+func programWorkload(ctx context.Context, spec workload.Spec, path string, model *modelSpec, tok *tokenizerRef) (*workload.Workload, error) {
+	if model.maxLen <= 0 {
+		return nil, fmt.Errorf("--program: the engines get the model's own context length, and %s gives none: use a local model directory whose config.json has max_position_embeddings", model.path)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--program %s: %w", path, err)
+	}
+	sum := sha256.Sum256(src)
+	spec.Program = &workload.ProgramFile{File: filepath.Base(path), SHA256: hex.EncodeToString(sum[:])}
+	n, err := spec.NumPrompts()
+	if err != nil {
+		return nil, err
+	}
+	self, err := tokenize.Self()
+	if err != nil {
+		return nil, err
+	}
+	got, err := tokenize.Arguments(ctx, self, tok.python, tok.env, tok.paths, path, n, spec.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return workload.FromProgram(spec, got.Source, got.Arguments, got.Features)
 }
 
 // tokenizerRef is the python whose transformers tokenizes a dataset's
@@ -154,6 +196,9 @@ func specFromFlags(c *cli.Context, vocabSize int, special []int) (workload.Spec,
 			*f.dst = c.Int(f.name)
 		}
 	}
+	if prog := strings.TrimSpace(c.String("program")); c.IsSet("program") {
+		return programSpec(c, spec, prog, errs)
+	}
 	var path string
 	switch ds := strings.TrimSpace(c.String("dataset")); {
 	case ds == workload.DatasetRandom:
@@ -187,6 +232,36 @@ func specFromFlags(c *cli.Context, vocabSize int, special []int) (workload.Spec,
 	return spec, path, errors.Join(errs...)
 }
 
+// programSpec is the spec of a --program run: the sweep and the seed, no
+// token-ID shape. The program file's hash is filled in when it is read.
+func programSpec(c *cli.Context, spec workload.Spec, path string, errs []error) (workload.Spec, string, error) {
+	if path == "" {
+		errs = append(errs, errors.New("--program: name a program file, e.g. --program examples/programs/chat.py"))
+	} else if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		errs = append(errs, fmt.Errorf("--program %s: no such file", path))
+	}
+	var set []string
+	for _, f := range tokenIDFlags {
+		if c.IsSet(f) {
+			set = append(set, "--"+f)
+		}
+	}
+	if len(set) > 0 {
+		errs = append(errs, fmt.Errorf("--program: a program's gens set their own prompts and lengths; drop %s", strings.Join(set, ", ")))
+	}
+	spec.InputLen, spec.OutputLen, spec.SharedPrefix, spec.PrefixGroups = 0, 0, 0, 0
+	spec.MinInputLen, spec.MaxInputLen, spec.ReferenceOutput = 0, 0, false
+	spec.Dataset = workload.DatasetProgram
+	spec.Program = &workload.ProgramFile{File: filepath.Base(path), SHA256: "unread"}
+	if len(errs) == 0 {
+		if err := spec.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	spec.Program = nil
+	return spec, path, errors.Join(errs...)
+}
+
 // normalizedIDs is ids sorted and deduplicated, never nil, as a workload
 // stores its excluded tokens.
 func normalizedIDs(ids []int) []int {
@@ -214,7 +289,7 @@ func workloadCommand() *cli.Command {
 				Flags: append(workloadFlags(),
 					&cli.StringFlag{Name: "model", Usage: "model directory (its vocabulary and special tokens)", Required: true},
 					&cli.IntFlag{Name: "vocab-size", Usage: "vocabulary size, when --model is not a local directory"},
-					&cli.StringFlag{Name: "python", Usage: "sharegpt: a python or venv with transformers, to tokenize with the model's tokenizer (default $ENGINEBENCH_PYTHON, then python3)"},
+					&cli.StringFlag{Name: "python", Usage: "sharegpt: a python or venv with transformers, to tokenize with the model's tokenizer; --program: one with SGLang's frontend, to make the arguments (default $ENGINEBENCH_PYTHON, then python3)"},
 				),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
@@ -229,7 +304,7 @@ func workloadCommand() *cli.Command {
 						return usageError("%v", err)
 					}
 					var wl *workload.Workload
-					if spec.IsShareGPT() {
+					if spec.IsShareGPT() || spec.IsProgram() {
 						in, err := pyhost.Locate(c.Context, c.String("python"))
 						if err != nil {
 							return usageError("--python: %v", err)
@@ -238,7 +313,11 @@ func workloadCommand() *cli.Command {
 						if model.local {
 							ref.env = engine.OfflineEnv
 						}
-						wl, err = shareGPTWorkload(c.Context, spec, path, model, ref)
+						if spec.IsProgram() {
+							wl, err = programWorkload(c.Context, spec, path, model, ref)
+						} else {
+							wl, err = shareGPTWorkload(c.Context, spec, path, model, ref)
+						}
 						if err != nil {
 							return usageError("%v", err)
 						}
@@ -275,7 +354,17 @@ func describeWorkload(c *cli.Context, path string, wl *workload.Workload) error 
 	s := wl.Spec
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: workload sha256 %s (format %d)\n", path, wl.SHA256, wl.FormatVersion())
-	if s.IsShareGPT() {
+	if s.IsProgram() {
+		features := "unknown (its dry run raised)"
+		if wl.Features != nil {
+			features = strings.Join(wl.Features, ", ")
+			if features == "" {
+				features = "plain gens only"
+			}
+		}
+		fmt.Fprintf(w, "dataset program: %s (sha256 %s); %d programs, one argument dict each; uses: %s; seed %d\n",
+			s.Program.File, s.Program.SHA256, len(wl.Arguments), features, s.Seed)
+	} else if s.IsShareGPT() {
 		describeShareGPT(w, wl)
 	} else {
 		kind := workload.DatasetRandom

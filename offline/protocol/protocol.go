@@ -91,6 +91,13 @@ type LoadRequest struct {
 	// PrefixCaching turns the engines' prefix caches on: the workload
 	// shares prefixes on purpose.
 	PrefixCaching bool `json:"prefix_caching"`
+	// Program marks a program workload (--program): the engine loads with
+	// its tokenizer behind a frontend backend; MaxModelLen is then the
+	// model's context length, InputLen and OutputLen 0. ProgramFeatures is
+	// what the program uses (workload.Feature*), checked in the pre-flight;
+	// nil when unknown.
+	Program         bool     `json:"program,omitempty"`
+	ProgramFeatures []string `json:"program_features,omitempty"`
 	// OutputLen is the number of tokens every request generates, or, with
 	// reference output lengths (the workload file's output_lens), the most
 	// any request generates.
@@ -146,6 +153,9 @@ type BatchResult struct {
 	// the prompt it answers (the adapter matches them by request id or by
 	// prompt, never by position alone).
 	Requests []results.Request `json:"requests"`
+	// Programs is a program batch's outcome (a --program run); nil for
+	// token-ID batches.
+	Programs *results.ProgramBatch `json:"programs,omitempty"`
 	// Error says why the call (or collecting its outputs) failed.
 	Error string         `json:"error,omitempty"`
 	GPU   []gpu.Stats    `json:"gpu,omitempty"`

@@ -32,6 +32,8 @@ type CellStats struct {
 	OutputTPS       stats.Summary
 	TotalTPS        stats.Summary
 	RequestsPS      stats.Summary
+	// ProgramsPS is programs per second (a program run).
+	ProgramsPS stats.Summary
 	// Overhead is WallS - EngineS, the host boundary's cost.
 	Overhead stats.Summary
 	// Flags counts each flag over the measured rows.
@@ -86,9 +88,10 @@ func CellStatsOf(m *results.Manifest, rows []results.Row) []CellStats {
 	var out []CellStats
 	for _, k := range order {
 		c := byKey[k]
-		var wall, otps, ttps, rps, over []float64
+		var wall, otps, ttps, rps, pps, over []float64
 		for _, r := range c.Rows {
 			wall = append(wall, r.WallS)
+			pps = append(pps, r.ProgramsPerS())
 			otps = append(otps, r.OutputTokensPerS())
 			ttps = append(ttps, r.TotalTokensPerS())
 			rps = append(rps, r.RequestsPerS())
@@ -97,7 +100,7 @@ func CellStatsOf(m *results.Manifest, rows []results.Row) []CellStats {
 			}
 		}
 		c.Wall, c.OutputTPS, c.TotalTPS = summarize(wall), summarize(otps), summarize(ttps)
-		c.RequestsPS, c.Overhead = summarize(rps), summarize(over)
+		c.RequestsPS, c.Overhead, c.ProgramsPS = summarize(rps), summarize(over), summarize(pps)
 		out = append(out, *c)
 	}
 	return out
@@ -124,6 +127,20 @@ func summarize(xs []float64) stats.Summary {
 func Table(w io.Writer, m *results.Manifest, rows []results.Row) error {
 	cells := CellStatsOf(m, rows)
 	fmt.Fprintf(w, "enginebench %s — model %s (%s), workload %s\n", m.Tool.Version, m.Model.Path, m.Model.Dtype, short(m.Workload.SHA256))
+	if m.Workload.Program != nil {
+		programHeader(w, m)
+		if err := programTable(w, cells); err != nil {
+			return err
+		}
+		if err := ratioTable(w, m, cells); err != nil {
+			return err
+		}
+		if err := resourceTable(w, m, cells); err != nil {
+			return err
+		}
+		notes(w, m, cells)
+		return nil
+	}
 	prompts := fmt.Sprintf("%d-token prompts", m.Workload.InputLen)
 	if m.Workload.Dataset == "shared-prefix" {
 		prompts = fmt.Sprintf("shared-prefix prompts (%d groups' %d-token prefixes, interleaved, + %d tokens each; prefix caching on)",
@@ -215,7 +232,11 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 	for _, c := range cells {
 		idx[fmt.Sprintf("%s/%d", c.Engine, c.BatchSize)] = c
 	}
-	fmt.Fprintf(w, "\nOutput throughput relative to %s (ratio of medians [95%% bootstrap interval, from %d repetitions each]):\n", base, m.Workload.Reps)
+	what := "Output throughput"
+	if m.Workload.Program != nil {
+		what = "Programs per second"
+	}
+	fmt.Fprintf(w, "\n%s relative to %s (ratio of medians [95%% bootstrap interval, from %d repetitions each]):\n", what, base, m.Workload.Reps)
 	t := newTable(w)
 	t.Header(header...)
 	for _, bs := range m.Workload.BatchSizes {
@@ -225,6 +246,10 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 			c := idx[fmt.Sprintf("%s/%d", e.Name, bs)]
 			if len(b.Rows) == 0 || len(c.Rows) == 0 || b.OutputTPS.Median == 0 {
 				row = append(row, "—")
+				continue
+			}
+			if m.Workload.Program != nil {
+				row = append(row, ratioOf(programsPS(c.Rows), programsPS(b.Rows), c.ProgramsPS.Median/b.ProgramsPS.Median))
 				continue
 			}
 			row = append(row, ratioCell(c, b))
@@ -239,14 +264,28 @@ func ratioTable(w io.Writer, m *results.Manifest, cells []CellStats) error {
 // ratioCell is c's median output throughput over b's, with the bootstrap
 // interval of that ratio when both have enough repetitions.
 func ratioCell(c, b CellStats) string {
-	r, err := stats.RatioOfMedians(outputTPS(c.Rows), outputTPS(b.Rows))
+	return ratioOf(outputTPS(c.Rows), outputTPS(b.Rows), c.OutputTPS.Median/b.OutputTPS.Median)
+}
+
+// ratioOf is the ratio of the medians of xs and ys, with its bootstrap
+// interval where there are enough of each; plain where there are not.
+func ratioOf(xs, ys []float64, plain float64) string {
+	r, err := stats.RatioOfMedians(xs, ys)
 	if err != nil {
-		return fmt.Sprintf("%.2f×", c.OutputTPS.Median/b.OutputTPS.Median)
+		return fmt.Sprintf("%.2f×", plain)
 	}
 	if r.CILow == nil || r.CIHigh == nil {
 		return fmt.Sprintf("%.2f×", r.Value)
 	}
 	return fmt.Sprintf("%.2f× [%.2f–%.2f]", r.Value, *r.CILow, *r.CIHigh)
+}
+
+func programsPS(rows []results.Row) []float64 {
+	out := make([]float64, len(rows))
+	for i, r := range rows {
+		out[i] = r.ProgramsPerS()
+	}
+	return out
 }
 
 func outputTPS(rows []results.Row) []float64 {

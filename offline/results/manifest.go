@@ -123,6 +123,21 @@ type Workload struct {
 	// between requests (ShareGPT); absent otherwise.
 	PromptTokens *LengthStats `json:"prompt_tokens,omitempty"`
 	OutputTokens *LengthStats `json:"output_tokens,omitempty"`
+	// Program is a program workload's ("program"): SGLang frontend
+	// programs run with run_batch, Prompts of them (one argument dict
+	// each); InputLen and OutputLen are 0.
+	Program *Program `json:"program,omitempty"`
+}
+
+// Program is the program file of a program workload.
+type Program struct {
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	// Features is what the program asks of an engine ("constrained",
+	// "select"), from a dry run; absent when the dry run could not tell.
+	Features []string `json:"features"`
+	// ContextLen is the context every engine was given (the model's).
+	ContextLen int `json:"context_len"`
 }
 
 // Source is the dataset file a workload came from.

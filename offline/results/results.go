@@ -139,6 +139,12 @@ type Row struct {
 	Host *hostmon.Stats `json:"host,omitempty"`
 	// Detail is every request of the batch.
 	Detail []Request `json:"requests_detail,omitempty"`
+	// Programs and ProgramDetail are a program batch's (a --program run):
+	// its summary and one record per program, with the traceback of each
+	// that raised. Requests then counts programs, OutputTokens the
+	// completion tokens of every gen.
+	Programs      *Programs       `json:"programs,omitempty"`
+	ProgramDetail []ProgramRecord `json:"programs_detail,omitempty"`
 }
 
 // OutputTokensPerS is output tokens per second of wall time.

@@ -66,7 +66,9 @@ func Execute(ctx context.Context, p *Plan, opt Options) (*Outcome, error) {
 	if err := wl.Write(dir.File(WorkloadFile)); err != nil {
 		return nil, err
 	}
-	if wl.VariesInLength() {
+	if wl.Spec.IsProgram() {
+		x.progress("enginebench: workload %s (%d programs of %s), output in %s", wl.SHA256[:16], len(wl.Arguments), wl.Spec.Program.File, p.Out)
+	} else if wl.VariesInLength() {
 		l := wl.LengthStats()
 		x.progress("enginebench: workload %s (%d prompts of %d-%d tokens, mean %.0f), output in %s", wl.SHA256[:16], len(wl.Prompts), l.MinPrompt, l.MaxPrompt, l.MeanPrompt, p.Out)
 	} else {
@@ -115,7 +117,7 @@ func (x *execution) writeManifest() error {
 
 func (x *execution) loadRequest(e EngineSpec, checkOnly bool) *protocol.LoadRequest {
 	p := x.plan
-	return &protocol.LoadRequest{
+	req := &protocol.LoadRequest{
 		Engine:         e.Name,
 		Python:         e.Python,
 		CheckOnly:      checkOnly,
@@ -137,6 +139,13 @@ func (x *execution) loadRequest(e EngineSpec, checkOnly bool) *protocol.LoadRequ
 		GPUs:           p.GPUs,
 		RequireGPU:     p.RequireGPU,
 	}
+	if x.wl.Spec.IsProgram() {
+		// A program's prompts and gens are its own: the engine gets the
+		// model's whole context.
+		req.Program, req.ProgramFeatures = true, x.wl.Features
+		req.MaxModelLen, req.InputLen, req.OutputLen = p.Model.ContextLen, 0, 0
+	}
+	return req
 }
 
 // preflight starts every engine's worker in check mode, all at once: each

@@ -50,6 +50,13 @@ func newManifest(p *Plan, wl *workload.Workload) *results.Manifest {
 		mw.PromptTokens = &results.LengthStats{Min: l.MinPrompt, Mean: l.MeanPrompt, Max: l.MaxPrompt}
 		mw.OutputTokens = &results.LengthStats{Min: l.MinOutput, Mean: l.MeanOutput, Max: l.MaxOutput}
 	}
+	if s := wl.Spec; s.IsProgram() {
+		m.Workload.Dataset = workload.DatasetProgram
+		m.Workload.Prompts = len(wl.Arguments)
+		m.Workload.Program = &results.Program{File: s.Program.File, SHA256: s.Program.SHA256, Features: wl.Features, ContextLen: p.Model.ContextLen}
+		// A program's gens set their own lengths and stop conditions.
+		m.Sampling.IgnoreEOS = false
+	}
 	if m.Workload.ExcludedTokens == nil {
 		m.Workload.ExcludedTokens = []int{}
 	}
@@ -137,6 +144,13 @@ func settingsDiff(earlier, now *results.Manifest, measured map[string]bool) []st
 	add("--min-input-len", ew.MinInputLen, nw.MinInputLen)
 	add("--max-input-len", ew.MaxInputLen, nw.MaxInputLen)
 	add("--output-len reference", ew.ReferenceOutput, nw.ReferenceOutput)
+	programOf := func(p *results.Program) string {
+		if p == nil {
+			return ""
+		}
+		return p.File + " " + p.SHA256
+	}
+	add("--program (file sha256)", programOf(ew.Program), programOf(nw.Program))
 	if len(diffs) == 0 && ew.SHA256 != nw.SHA256 {
 		add("the workload's prompts (sha256)", ew.SHA256, nw.SHA256)
 	}

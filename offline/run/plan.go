@@ -75,6 +75,9 @@ type Model struct {
 	Dtype string
 	// Info is the manifest's description of the model.
 	Info results.Model
+	// ContextLen is the model's own context length (max_position_embeddings;
+	// 0: unknown): a program workload's context on every engine.
+	ContextLen int
 }
 
 // Options are how a run talks to the world around it.

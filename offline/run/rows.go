@@ -31,6 +31,10 @@ func rowOf(engine string, wl *workload.Workload, res *protocol.BatchResult, cl w
 		overhead := res.WallS - *res.EngineS
 		row.HostOverheadS = &overhead
 	}
+	if wl.Spec.IsProgram() {
+		row.TallyPrograms(res.Programs)
+		return row
+	}
 	seen := map[int]bool{}
 	for _, q := range res.Requests {
 		if q.Index < cl.First || q.Index >= cl.First+cl.BatchSize || seen[q.Index] {

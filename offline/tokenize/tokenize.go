@@ -5,6 +5,10 @@
 // interpreter of an engine's python and calls the Python side
 // (enginebench_host.texts). The token IDs go into the workload file; no
 // engine re-tokenizes.
+//
+// A --program run's once-per-run step takes the same way: Arguments has the
+// child call the program file's arguments(n, seed) (enginebench_host.frontend),
+// so every engine runs the very same argument dicts.
 package tokenize
 
 import (
@@ -37,6 +41,11 @@ type Request struct {
 	In   string `json:"in"`
 	Out  string `json:"out"`
 	Info string `json:"info"`
+	// Program, N and Seed ask for a program file's arguments instead
+	// (Arguments): N argument dicts from arguments(N, Seed), written to Out.
+	Program string `json:"program,omitempty"`
+	N       int    `json:"n,omitempty"`
+	Seed    int64  `json:"seed,omitempty"`
 }
 
 // Result is the tokenized texts.
@@ -138,6 +147,17 @@ func Serve(ctx context.Context, requestPath string) error {
 		return fmt.Errorf("tokenize: %w", err)
 	}
 	defer h.Close(context.Background())
+	if req.Program != "" {
+		err := h.CallJSON(ctx, pyhost.PackageName+".frontend", "write_arguments", map[string]any{"program": req.Program, "n": req.N, "seed": req.Seed, "out": req.Out}, nil)
+		if err != nil {
+			var pe *pyhost.PyError
+			if errors.As(err, &pe) && pe.Type == pyhost.PackageName+".engines.base.ConfigError" {
+				return errors.New(pe.Message)
+			}
+			return fmt.Errorf("making the program's arguments: %w", err)
+		}
+		return nil
+	}
 	var info json.RawMessage
 	err = h.CallJSON(ctx, pyhost.PackageName+".texts", "tokenize", map[string]string{"model": req.Model, "in": req.In, "out": req.Out}, &info)
 	if err != nil {

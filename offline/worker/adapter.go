@@ -29,9 +29,9 @@ type Adapter interface {
 	// generate call.
 	RunBatch(ctx context.Context, first, count int) (Timing, error)
 	// Collect returns what the engine returned for the last batch, each
-	// answer naming the workload index of its prompt; keepIDs keeps the
-	// returned token IDs.
-	Collect(ctx context.Context, keepIDs bool) ([]results.Request, error)
+	// answer naming the workload index of its prompt (a program batch: its
+	// programs' records); keepIDs keeps the returned token IDs.
+	Collect(ctx context.Context, keepIDs bool) (Collected, error)
 	// Close shuts the engine down.
 	Close(ctx context.Context) error
 }
@@ -49,16 +49,21 @@ type Config struct {
 	OutputLen    int    `json:"output_len"`
 	// PrefixCaching: the workload shares prefixes; the engine's prefix
 	// cache is on.
-	PrefixCaching bool              `json:"prefix_caching"`
-	Sampling      protocol.Sampling `json:"sampling"`
-	UserArgs      json.RawMessage   `json:"user_args"`
+	PrefixCaching bool `json:"prefix_caching"`
+	// Program and ProgramFeatures: a program workload (see
+	// protocol.LoadRequest).
+	Program         bool              `json:"program"`
+	ProgramFeatures []string          `json:"program_features"`
+	Sampling        protocol.Sampling `json:"sampling"`
+	UserArgs        json.RawMessage   `json:"user_args"`
 }
 
 // ConfigOf picks the adapter's configuration out of a load request.
 func ConfigOf(l *protocol.LoadRequest) *Config {
 	return &Config{
 		Model: l.Model, Dtype: l.Dtype, Seed: l.Seed, MaxModelLen: l.MaxModelLen, MaxBatchSize: l.MaxBatchSize,
-		InputLen: l.InputLen, OutputLen: l.OutputLen, PrefixCaching: l.PrefixCaching, Sampling: l.Sampling, UserArgs: l.UserArgs,
+		InputLen: l.InputLen, OutputLen: l.OutputLen, PrefixCaching: l.PrefixCaching, Program: l.Program, ProgramFeatures: l.ProgramFeatures,
+		Sampling: l.Sampling, UserArgs: l.UserArgs,
 	}
 }
 
@@ -145,15 +150,21 @@ func (a *PyAdapter) RunBatch(ctx context.Context, first, count int) (Timing, err
 	return t, err
 }
 
+// Collected is what the engine returned for one batch.
+type Collected struct {
+	// Requests are a token-ID batch's answers.
+	Requests []results.Request `json:"requests"`
+	// Programs is a program batch's outcome; nil otherwise.
+	Programs *results.ProgramBatch `json:"programs,omitempty"`
+}
+
 // Collect implements Adapter.
-func (a *PyAdapter) Collect(ctx context.Context, keepIDs bool) ([]results.Request, error) {
-	var col struct {
-		Requests []results.Request `json:"requests"`
-	}
+func (a *PyAdapter) Collect(ctx context.Context, keepIDs bool) (Collected, error) {
+	var col Collected
 	if err := a.host.CallJSON(ctx, a.module, "collect", map[string]bool{"keep_ids": keepIDs}, &col); err != nil {
-		return nil, fmt.Errorf("collecting the batch's outputs: %w", err)
+		return Collected{}, fmt.Errorf("collecting the batch's outputs: %w", err)
 	}
-	return col.Requests, nil
+	return col, nil
 }
 
 // Close implements Adapter.

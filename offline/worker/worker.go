@@ -283,11 +283,11 @@ func (w *worker) runBatch(ctx context.Context, c protocol.Cell) *protocol.BatchR
 	}
 	engineS := t.EngineS
 	res.EngineS = &engineS
-	reqs, err := w.adapter.Collect(ctx, results.KeepsOutputIDs(c.Rep, c.Warmup))
+	col, err := w.adapter.Collect(ctx, results.KeepsOutputIDs(c.Rep, c.Warmup))
 	if err != nil {
 		res.Error = describe(err)
 	}
-	res.Requests = reqs
+	res.Requests, res.Programs = col.Requests, col.Programs
 	return res
 }
 

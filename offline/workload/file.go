@@ -18,11 +18,16 @@ import (
 // "skipped" and "tokenizer"; a workload without them (random, shared-prefix)
 // is still written as version 1, so that older builds read it. Decode reads
 // both.
-const FormatVersion = 2
+// Version 3 is a program workload's (DatasetProgram): the keys "program"
+// and "arguments", and no prompts.
+const FormatVersion = 3
 
 // FormatVersion is the file format version Encode writes for w.
 func (w *Workload) FormatVersion() int {
-	if w.Spec.IsShareGPT() {
+	switch {
+	case w.Spec.IsProgram():
+		return 3
+	case w.Spec.IsShareGPT():
 		return 2
 	}
 	return 1
@@ -73,6 +78,31 @@ func (w *Workload) Encode(out io.Writer) error {
 		fmt.Fprintf(bw, `{"batch_size":%d,"rep":%d,"warmup":%t,"first":%d}`, c.BatchSize, c.Rep, c.Warmup, c.First)
 	}
 	bw.WriteString("\n],\n")
+	if w.Spec.IsProgram() {
+		// A program workload (version 3), before an empty "prompts":
+		//
+		//	"program":{"source":"<the program file's text>","features":["constrained"]},
+		//	"arguments":[
+		//	"{\"question\":\"...\"}",   each program's argument dict, as JSON text
+		//	...
+		//	],
+		prog, err := json.Marshal(programDoc{Source: w.ProgramSource, Features: w.Features})
+		if err != nil {
+			return fmt.Errorf("encode workload program: %w", err)
+		}
+		fmt.Fprintf(bw, "\"program\":%s,\n\"arguments\":[\n", prog)
+		for i, a := range w.Arguments {
+			if i > 0 {
+				bw.WriteString(",\n")
+			}
+			b, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("encode workload argument %d: %w", i, err)
+			}
+			bw.Write(b)
+		}
+		bw.WriteString("\n],\n")
+	}
 	if w.Spec.IsShareGPT() {
 		extra := []struct {
 			key string
@@ -173,6 +203,9 @@ type fileDoc struct {
 	entries    []int
 	skipped    map[string]int
 	tokenizer  *Tokenizer
+	// Version 3 (program) keys.
+	program   *programDoc
+	arguments []string
 }
 
 // Decode reads a workload document written by Encode (keys in any order,
@@ -287,6 +320,10 @@ func (d *fileDoc) member(p *parser) error {
 		dst = &d.skipped
 	case "tokenizer":
 		dst = &d.tokenizer
+	case "program":
+		dst = &d.program
+	case "arguments":
+		dst = &d.arguments
 	case "prompts":
 		d.hasPrompt = true
 		ps, err := p.prompts()
@@ -511,6 +548,12 @@ func (p *parser) int32() (int32, error) {
 }
 
 func (d *fileDoc) verify() (*Workload, error) {
+	if d.spec.IsProgram() || d.program != nil || d.arguments != nil {
+		if !d.spec.IsProgram() {
+			return nil, errors.New(`"program" and "arguments" belong to a program workload (spec.dataset "program")`)
+		}
+		return d.verifyProgram(*d.spec)
+	}
 	// The hash comes first: any edit to the prompts is reported as such.
 	if got := HashWithOutputs(d.prompts, d.outputLens); got != *d.sha256 {
 		return nil, fmt.Errorf("%w: the file records %s but its prompts hash to %s (the file was modified or corrupted)",

@@ -36,7 +36,15 @@ type Workload struct {
 	Skipped map[string]int
 	// Tokenizer is the tokenizer that made the prompts (ShareGPT only).
 	Tokenizer *Tokenizer
-	// SHA256 is HashWithOutputs(Prompts, OutputLens), lowercase hex.
+	// ProgramSource, Arguments and Features make a program workload (see
+	// FromProgram): the program file's text, one argument dict per program
+	// as JSON text, and what the program uses (nil: unknown). Prompts is
+	// empty then.
+	ProgramSource string
+	Arguments     []string
+	Features      []string
+	// SHA256 is HashWithOutputs(Prompts, OutputLens), lowercase hex, or for
+	// a program workload HashProgram(ProgramSource, Arguments).
 	SHA256 string
 }
 

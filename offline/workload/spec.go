@@ -81,6 +81,10 @@ type Spec struct {
 	MinInputLen     int     `json:"min_input_len,omitempty"`
 	MaxInputLen     int     `json:"max_input_len,omitempty"`
 	ReferenceOutput bool    `json:"reference_output,omitempty"`
+	// Program names the program file of a program workload (DatasetProgram;
+	// see FromProgram): InputLen and OutputLen are 0, its gens set their
+	// own lengths.
+	Program *ProgramFile `json:"program,omitempty"`
 }
 
 // Source is the dataset file a workload's prompts were taken from.
@@ -142,7 +146,14 @@ func (s Spec) Validate() error {
 		}
 		seen[b] = i
 	}
-	if s.IsShareGPT() {
+	if s.IsProgram() {
+		s.validateProgram(add)
+	} else if s.Program != nil {
+		add("--program: a program file belongs to a program workload only")
+	}
+	if s.IsProgram() {
+		// Lengths are the program's own.
+	} else if s.IsShareGPT() {
 		if s.InputLen != 0 {
 			add("--input-len: a ShareGPT workload's prompts have the lengths the tokenizer gives them; drop --input-len, or bound them with --min-input-len and --max-input-len")
 		}
@@ -150,6 +161,7 @@ func (s Spec) Validate() error {
 		add("--input-len: must be at least 1, got %d", s.InputLen)
 	}
 	switch {
+	case s.IsProgram():
 	case s.ReferenceOutput && !s.IsShareGPT():
 		add("--output-len reference: only a ShareGPT workload has reference replies; give a number of tokens")
 	case s.ReferenceOutput && s.OutputLen != 0:
@@ -164,7 +176,7 @@ func (s Spec) Validate() error {
 		add("--warmup: must be at least 0, got %d", s.Warmup)
 	}
 	switch s.Dataset {
-	case "", DatasetRandom, DatasetShareGPT:
+	case "", DatasetRandom, DatasetShareGPT, DatasetProgram:
 		if s.SharedPrefix != 0 || s.PrefixGroups != 0 {
 			add("--prefix-len/--prefix-groups: they shape a shared-prefix workload; add --dataset shared-prefix, or drop them")
 		}
@@ -188,7 +200,7 @@ func (s Spec) Validate() error {
 		if s.MaxInputLen != 0 && s.MaxInputLen < s.MinInputLen {
 			add("--max-input-len: %d is below --min-input-len %d (0 means no upper bound)", s.MaxInputLen, s.MinInputLen)
 		}
-	} else if s.Source != nil || s.MinInputLen != 0 || s.MaxInputLen != 0 {
+	} else if !s.IsProgram() && (s.Source != nil || s.MinInputLen != 0 || s.MaxInputLen != 0) {
 		add("--min-input-len/--max-input-len: they bound a ShareGPT workload's prompts; add --dataset sharegpt:FILE, or drop them")
 	}
 	if s.VocabSize < 1 || s.VocabSize > math.MaxInt32 {
@@ -209,8 +221,8 @@ func (s Spec) Validate() error {
 	if err != nil {
 		return err
 	}
-	if s.IsShareGPT() {
-		return nil // the file decides the rest (FromTexts)
+	if s.IsShareGPT() || s.IsProgram() {
+		return nil // the file decides the rest (FromTexts, FromProgram)
 	}
 	if int64(n)*int64(s.PromptLen()) > MaxTokens {
 		return fmt.Errorf("--batch-sizes/--reps/--warmup/--input-len: the sweep needs %d prompts × %d tokens = %d tokens, more than the limit of %d; shrink the sweep or --input-len",

@@ -37,13 +37,16 @@ type Behaviour struct {
 	// ExtraOn makes that call answer every prompt twice and one prompt of
 	// no batch.
 	ExtraOn int
+	// ProgramErrorOn makes the first program of that call raise (a program
+	// workload).
+	ProgramErrorOn int
 	// Version is the engine version reported (default "1.0").
 	Version string
 }
 
 // ParseBehaviour reads "key=value,..." (keys as the fields, lower case:
 // fail_load, raise_on, crash_on, hang_on, stall_on, stall, extra_on,
-// version), the form tests pass through the environment.
+// program_error_on, version), the form tests pass through the environment.
 func ParseBehaviour(s string) (Behaviour, error) {
 	var b Behaviour
 	for _, kv := range strings.Split(s, ",") {
@@ -71,6 +74,8 @@ func ParseBehaviour(s string) (Behaviour, error) {
 			b.Stall = d
 		case "extra_on":
 			b.ExtraOn = n
+		case "program_error_on":
+			b.ProgramErrorOn = n
 		case "version":
 			b.Version = v
 		default:
@@ -118,6 +123,9 @@ func (a *FakeAdapter) SetWorkload(_ context.Context, w worker.WorkloadRef) (work
 		return worker.WorkloadHeld{}, err
 	}
 	a.wl, a.outputs = wl, w.OutputLen
+	if wl.Spec.IsProgram() {
+		return worker.WorkloadHeld{Count: len(wl.Arguments), SHA256: workload.HashProgram(wl.ProgramSource, wl.Arguments)}, nil
+	}
 	return worker.WorkloadHeld{Count: len(wl.Prompts), SHA256: workload.Hash(wl.Prompts)}, nil
 }
 
@@ -152,8 +160,11 @@ func (a *FakeAdapter) RunBatch(ctx context.Context, first, count int) (worker.Ti
 }
 
 // Collect implements worker.Adapter.
-func (a *FakeAdapter) Collect(_ context.Context, keepIDs bool) ([]results.Request, error) {
+func (a *FakeAdapter) Collect(_ context.Context, keepIDs bool) (worker.Collected, error) {
 	first, count := a.last[0], a.last[1]
+	if a.wl.Spec.IsProgram() {
+		return worker.Collected{Programs: a.programs(first, count)}, nil
+	}
 	var out []results.Request
 	answer := func(i int) {
 		q := results.Request{Index: i, PromptTokens: a.cfg.InputLen, OutputTokens: a.outputs, FinishReason: "length"}
@@ -173,7 +184,25 @@ func (a *FakeAdapter) Collect(_ context.Context, keepIDs bool) ([]results.Reques
 	if a.calls == a.B.ExtraOn {
 		answer(first + count + 1000)
 	}
-	return out, nil
+	return worker.Collected{Requests: out}, nil
+}
+
+// programs answers a program batch: every program valid after one gen of 8
+// tokens, 1 ms apart; with ProgramErrorOn, the
+// first program of that call raises.
+func (a *FakeAdapter) programs(first, count int) *results.ProgramBatch {
+	const tokens = 8 // per program
+	b := &results.ProgramBatch{OutputTokens: count * tokens, GenCalls: count}
+	for i := first; i < first+count; i++ {
+		lat, valid := float64(i-first+1)/1000, true
+		rec := results.ProgramRecord{Index: i, LatencyS: &lat, Valid: &valid}
+		if a.calls == a.B.ProgramErrorOn && i == first {
+			rec.Valid, rec.Error = nil, "Traceback (most recent call last):\nValueError: fake program failure"
+			b.OutputTokens -= tokens
+		}
+		b.Records = append(b.Records, rec)
+	}
+	return b
 }
 
 // Close implements worker.Adapter.

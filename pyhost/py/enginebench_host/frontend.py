@@ -16,8 +16,9 @@ both engines. Both
     choice, as RuntimeEndpoint.select does (token healing included);
   * count every gen's completion tokens as the engine reported them.
 
-Status: the backends and the program file's checks are here and tested on
-the real engines; `enginebench run --program` does not drive them yet.
+`enginebench run --program` drives them through the engine adapters'
+program mode (engines/base.py): the arguments are made once, before any
+engine loads (write_arguments), and every engine runs exactly those.
 """
 
 from __future__ import annotations
@@ -33,22 +34,68 @@ import uuid
 from .engines.base import ConfigError
 
 
+def import_frontend():
+    """Imports SGLang's frontend language. In a venv without triton (the vLLM
+    CPU tier: no triton on purpose), `import sglang` still needs the name:
+    sglang/srt/utils/common.py imports it at the top and decorates a few
+    kernels with triton.jit, none of which the frontend runs. vLLM's own
+    TritonPlaceholder stands in for it during the import and is removed
+    afterwards, so torch and vLLM in this process still see no triton."""
+    import sys
+
+    if "sglang.lang.ir" in sys.modules:
+        return
+    placeholder = None
+    if importlib.util.find_spec("triton") is None:
+        try:
+            from vllm.triton_utils.importing import TritonPlaceholder
+        except ImportError:
+            TritonPlaceholder = None
+        if TritonPlaceholder is not None:
+            placeholder = TritonPlaceholder()
+            sys.modules["triton"] = placeholder
+            sys.modules["triton.language"] = placeholder.language
+    try:
+        import sglang  # noqa: F401
+        import sglang.lang.backend.runtime_endpoint  # noqa: F401
+        import sglang.lang.chat_template  # noqa: F401
+        import sglang.lang.ir  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"cannot import SGLang's frontend language here ({exc}): a --program run needs the sglang package "
+                          "in every engine's python (the CPU tier's venvs have it: make setup)") from exc
+    finally:
+        if placeholder is not None:
+            for name in [n for n in sys.modules if n == "triton" or n.startswith("triton.")]:
+                if sys.modules[name] is placeholder or sys.modules[name] is placeholder.language:
+                    del sys.modules[name]
+
+
 # --- the program file -------------------------------------------------------
 
-def load_program(path):
+def load_program(path, source=None):
     """Imports a program file and returns (program, arguments, check).
+    With source, the file's text as the workload file holds it is run
+    instead of reading path (path then only names it in messages and
+    tracebacks).
 
     A file must define `program`, a function decorated with
     `sglang.function`, and `arguments(n, seed)`, returning n dicts of
     keyword arguments for it; `check(state)`, optional, says whether one
     program's result is valid. Each problem raises ConfigError naming the
     fix."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"--program {path}: no such file")
-    spec = importlib.util.spec_from_file_location("enginebench_program", path)
-    module = importlib.util.module_from_spec(spec)
+    import types
+
+    if source is None:
+        if not os.path.isfile(path):
+            raise ConfigError(f"--program {path}: no such file")
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    import_frontend()
+    module = types.ModuleType("enginebench_program")
+    module.__file__ = path
     try:
-        spec.loader.exec_module(module)
+        code = compile(source, path, "exec")
+        exec(code, module.__dict__)  # noqa: S102 - the user's program file, run as Python runs it
     except SyntaxError as exc:
         raise ConfigError(f"--program {path}: syntax error at line {exc.lineno}: {exc.msg}") from exc
     except Exception as exc:  # noqa: BLE001 - any import failure is the file's
@@ -94,6 +141,69 @@ def make_arguments(path, n, seed):
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"--program {path}: arguments entry {i} is not JSON-able ({exc}): use strings, numbers, lists and dicts") from exc
     return [dict(a) for a in got]
+
+
+def canonical_json(value):
+    """One argument dict as the workload file stores and hashes it."""
+    import json
+
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def program_features(program, arguments):
+    """What a program asks of an engine, found by a dry run with its first
+    argument dict on a backend that answers every gen with empty text and
+    every select with its first choice (SGLang's own tracer cannot follow a
+    fork's join): "constrained" (a gen with a regex or a JSON schema) and
+    "select" (choices scored by logprobs). A program whose control flow
+    depends on what it generates may take another path on an engine; a dry
+    run that raises gives None, and an engine that lacks a feature then
+    fails per program instead of in the pre-flight."""
+    from sglang.lang.choices import ChoicesDecision
+
+    found = set()
+
+    class DryRun(_base()):
+        def __init__(self):
+            super().__init__()
+            self.support_concate_and_append = False
+
+        def generate(self, s, sampling_params):
+            if getattr(sampling_params, "regex", None) is not None or getattr(sampling_params, "json_schema", None) is not None:
+                found.add("constrained")
+            return "", {"prompt_tokens": 0, "completion_tokens": 0, "finish_reason": {"type": "stop"}}
+
+        def select(self, s, choices, temperature, choices_method):
+            found.add("select")
+            return ChoicesDecision(decision=choices[0], meta_info={})
+
+    try:
+        state = program.run(backend=DryRun(), **(dict(arguments[0]) if arguments else {}))
+        state.sync()
+        if state.error() is not None:
+            return None
+    except Exception:  # noqa: BLE001 - the dry run is best effort
+        return None
+    return sorted(found)
+
+
+def write_arguments(arg):
+    """The once-per-run step of a --program run, in a short-lived process:
+    reads the program file arg["program"], makes arg["n"] argument dicts with
+    arg["seed"], and writes {"source": the file's text, "arguments": [each
+    dict as canonical JSON text], "features": [...] or null} to arg["out"].
+    Every engine then runs exactly these arguments."""
+    import json
+
+    path = arg["program"]
+    program, _, _ = load_program(path)
+    args = make_arguments(path, int(arg["n"]), int(arg["seed"]))
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    doc = {"source": source, "arguments": [canonical_json(a) for a in args], "features": program_features(program, args)}
+    with open(arg["out"], "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    return {"count": len(args)}
 
 
 # --- running a batch --------------------------------------------------------
@@ -148,6 +258,8 @@ class _LoopThread:
 
     def __init__(self, loop=None):
         self.loop = loop or asyncio.new_event_loop()
+        self._lock = threading.Lock()
+        self._in_flight = set()
         self.thread = threading.Thread(target=self._run, name="enginebench-frontend-loop", daemon=True)
         self.thread.start()
 
@@ -156,21 +268,28 @@ class _LoopThread:
         self.loop.run_forever()
 
     def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        with self._lock:
+            self._in_flight.add(fut)
+        try:
+            return fut.result()
+        finally:
+            with self._lock:
+                self._in_flight.discard(fut)
 
-    def stop(self):
-        # Drain what is in flight first: a request left running when the loop
-        # stops hangs the process at exit.
-        async def drain():
-            me = asyncio.current_task()
-            pending = [t for t in asyncio.all_tasks() if t is not me]
-            if pending:
-                await asyncio.wait(pending, timeout=30)
+    def stop(self, timeout=30):
+        # Drain the requests in flight first (a request left running when
+        # the loop stops hangs the process at exit); the engine's own
+        # background tasks on its loop run until the engine shuts down.
+        import concurrent.futures
 
+        with self._lock:
+            pending = list(self._in_flight)
+        if pending:
+            concurrent.futures.wait(pending, timeout=timeout)
         if self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(drain(), self.loop).result(timeout=60)
             self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=30)
+            self.thread.join(timeout=timeout)
 
 
 def _normalized_logprob(token_logprobs):

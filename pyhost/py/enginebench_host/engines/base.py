@@ -32,6 +32,24 @@ def workload_sha256(prompts, output_lens=None):
     return h.hexdigest()
 
 
+def program_sha256(source, arguments):
+    """A program workload's hash as the Go side defines it
+    (offline/workload.HashProgram): the program file's text and each
+    program's argument dict as JSON text, byte for byte."""
+    h = hashlib.sha256(b"enginebench/workload/program/v1\n")
+
+    def put(text):
+        b = text.encode("utf-8")
+        h.update(struct.pack("<I", len(b)))
+        h.update(b)
+
+    put(source)
+    h.update(struct.pack("<I", len(arguments)))
+    for a in arguments:
+        put(a)
+    return h.hexdigest()
+
+
 def closest(name, valid, n=3):
     """Names in valid that look like name, for 'did you mean' hints."""
     return difflib.get_close_matches(name, sorted(valid), n=n, cutoff=0.6)
@@ -137,6 +155,8 @@ class Adapter(abc.ABC):
     hooks; this class keeps the workload and the timing honest."""
 
     name = "engine"
+    # Whether the adapter runs program workloads (_engine_construct_frontend).
+    runs_programs = False
 
     def __init__(self):
         self.prompts = None
@@ -150,15 +170,26 @@ class Adapter(abc.ABC):
         self.last = None
         self.index_by_prompt = {}
         self.calls = 0
+        # A program workload (--program): SGLang frontend programs, run with
+        # run_batch through a frontend backend over this engine.
+        self.program = None
+        self.backend = None
 
     # --- protocol -----------------------------------------------------------
 
     def check(self, cfg):
         """Imports the engine and validates the arguments, loading nothing."""
         self.cfg = cfg
+        if cfg.get("program") and not self.runs_programs:
+            raise ConfigError(f"{self.name} cannot run SGLang frontend programs (--program): run them with --engine sglang and --engine vllm")
         self._import_engine()
         kwargs = self.constructor_kwargs(cfg)
         self.validate(kwargs)
+        if cfg.get("program"):
+            from .. import frontend
+
+            frontend.import_frontend()
+            self._engine_check_features(kwargs, cfg.get("program_features"))
         return self.info(kwargs)
 
     def set_workload(self, w):
@@ -168,6 +199,8 @@ class Adapter(abc.ABC):
         engine will get."""
         with open(w["path"], "rb") as f:
             doc = json.load(f)
+        if (doc.get("spec") or {}).get("dataset") == "program":
+            return self._set_programs(doc)
         prompts = doc["prompts"]
         self.input_len = int(w["input_len"])
         self.output_len = int(w["output_len"])
@@ -189,13 +222,28 @@ class Adapter(abc.ABC):
         self.inputs = self._engine_inputs(prompts)
         return {"count": len(prompts), "sha256": workload_sha256(prompts, self.output_lens)}
 
+    def _set_programs(self, doc):
+        """A program workload: the program file's text as the workload holds
+        it (so another machine runs the very same program), and one argument
+        dict per program, hashed as JSON text before it is parsed."""
+        from .. import frontend
+
+        prog, texts = doc["program"], doc["arguments"]
+        name = (doc["spec"].get("program") or {}).get("file") or "program.py"
+        program, _, check = frontend.load_program(name, source=prog["source"])
+        self.program = {"program": program, "check": check, "arguments": [json.loads(a) for a in texts]}
+        return {"count": len(texts), "sha256": program_sha256(prog["source"], texts)}
+
     def load(self, cfg):
         self.cfg = cfg
         self._import_engine()
         kwargs = self.constructor_kwargs(cfg)
         self.validate(kwargs)
         start = time.perf_counter()
-        self.engine = self._engine_construct(kwargs)
+        if self.program is not None:
+            self.engine, self.backend = self._engine_construct_frontend(kwargs)
+        else:
+            self.engine = self._engine_construct(kwargs)
         load_s = time.perf_counter() - start
         info = self.info(kwargs)
         info["engine_load_s"] = load_s
@@ -209,12 +257,18 @@ class Adapter(abc.ABC):
         if block:
             info["cache_block_tokens"] = int(block)
         info["notes"] = self._engine_notes()
+        if self.backend is not None:
+            template = getattr(self.backend.chat_template, "name", None)
+            info["effective_config"]["frontend.chat_template"] = template
+            info["notes"].append(f"programs' chat roles rendered with SGLang's {template!r} chat template, the same on every engine")
         return info
 
     def run_batch(self, cell):
         first, count = int(cell["first"]), int(cell["count"])
         if self.engine is None:
             raise RuntimeError("run_batch before load")
+        if self.program is not None:
+            return self._run_programs(first, count)
         if first < 0 or first + count > len(self.inputs):
             raise ValueError(f"batch [{first}, {first + count}) is outside the workload of {len(self.inputs)} prompts")
         batch = self.inputs[first:first + count]
@@ -226,13 +280,36 @@ class Adapter(abc.ABC):
         self.last = (first, count, outputs)
         return {"engine_s": engine_s}
 
+    def _run_programs(self, first, count):
+        from .. import frontend
+
+        args = self.program["arguments"]
+        if first < 0 or first + count > len(args):
+            raise ValueError(f"batch [{first}, {first + count}) is outside the workload of {len(args)} programs")
+        s = self.cfg["sampling"]
+        self.last = None
+        self.calls += 1
+        # The run's temperature and top_p are the defaults of every gen that
+        # sets none; a program's own settings win, as in SGLang.
+        res = frontend.run_batch(self.program["program"], args[first:first + count], self.backend, self.program["check"],
+                                 sampling={"temperature": s["temperature"], "top_p": s["top_p"]})
+        for i, rec in enumerate(res["records"]):
+            rec["index"] = first + i
+        self.last = ("programs", res)
+        return {"engine_s": res["wall_s"]}
+
     def collect(self, arg):
         """The last batch's per-request counts. With keep_ids, each request
         also carries the token IDs the engine returned (the output-parity
         check compares them across engines); without, they are dropped here,
-        so results stay small."""
+        so results stay small. A program batch gives its programs' records
+        instead."""
         if self.last is None:
             return {"requests": []}
+        if self.last[0] == "programs":
+            res = self.last[1]
+            self.last = None
+            return {"requests": [], "programs": {k: res[k] for k in ("output_tokens", "gen_calls", "select_calls", "records")}}
         first, count, outputs = self.last
         self.last = None
         reqs = self._engine_collect(first, count, outputs)
@@ -242,6 +319,9 @@ class Adapter(abc.ABC):
         return {"requests": reqs}
 
     def close(self, _):
+        if self.backend is not None:
+            backend, self.backend = self.backend, None
+            backend.shutdown()  # drains what is in flight
         if self.engine is not None:
             engine, self.engine = self.engine, None
             self._engine_close(engine)
@@ -344,6 +424,15 @@ class Adapter(abc.ABC):
 
     def _engine_close(self, engine):
         pass
+
+    def _engine_construct_frontend(self, kwargs):
+        """A program workload: constructs the engine with its tokenizer (the
+        frontend works on text) and returns (engine, frontend backend)."""
+        raise NotImplementedError  # runs_programs is False
+
+    def _engine_check_features(self, kwargs, features):
+        """Raises ConfigError when the engine, so configured, cannot do a
+        feature the program uses (workload.Feature*; None: unknown)."""
 
 
 def expose(module_globals, adapter):

@@ -27,6 +27,7 @@ _CONTEXT_MARGIN = 8
 
 class SGLang(base.Adapter):
     name = "sglang"
+    runs_programs = True
 
     def _import_engine(self):
         try:
@@ -62,6 +63,8 @@ class SGLang(base.Adapter):
         return not torch.cuda.is_available()
 
     def _engine_tool_kwargs(self, cfg):
+        if cfg.get("program"):
+            return self._program_tool_kwargs(cfg)
         context = cfg["max_model_len"] + _CONTEXT_MARGIN
         kw = {
             "model_path": cfg["model"],
@@ -104,11 +107,66 @@ class SGLang(base.Adapter):
                 break
         return kw
 
+    def _program_tool_kwargs(self, cfg):
+        """Programs: text in and out (the tokenizer on), the radix cache on
+        (programs share prefixes: turns, forks), the model's own context
+        length, and compact JSON under a schema, as the vLLM backend asks per
+        request, so both engines decode the same grammar."""
+        kw = {
+            "model_path": cfg["model"],
+            "dtype": cfg["dtype"],
+            "random_seed": cfg["seed"],
+            "max_running_requests": cfg["max_batch_size"],
+            "log_level": "error",
+        }
+        fields = self._fields()
+        if "constrained_json_disable_any_whitespace" in fields:
+            kw["constrained_json_disable_any_whitespace"] = True
+        if "enable_metrics" in fields:
+            kw["enable_metrics"] = True
+        if self._on_cpu(cfg):
+            kw["device"] = "cpu"
+            kw["attention_backend"] = "torch_native"
+            kw["disable_cuda_graph"] = True
+            kw["max_total_tokens"] = max(cfg["max_batch_size"], 1) * int(cfg["max_model_len"])
+        return kw
+
+    def _engine_check_features(self, kwargs, features):
+        if "constrained" not in (features or []):
+            return
+        backend = str(kwargs.get("grammar_backend") or "xgrammar")
+        modules = {"xgrammar": "xgrammar", "outlines": "outlines_core", "llguidance": "llguidance"}
+        if backend == "none":
+            raise base.ConfigError(
+                "the program constrains a gen (regex or JSON schema), and SGLang runs with grammar_backend='none', "
+                "which ignores the constraint: drop --engine-arg 'sglang: grammar_backend=...', or set xgrammar, outlines or llguidance"
+            )
+        import importlib.util
+
+        mod = modules.get(backend)
+        if mod and importlib.util.find_spec(mod) is None:
+            raise base.ConfigError(
+                f"the program constrains a gen (regex or JSON schema), and SGLang's grammar_backend={backend!r} needs {mod}, "
+                "which this python lacks: install it, or choose another grammar_backend"
+            )
+
+    def _engine_construct_frontend(self, kwargs):
+        import sglang
+
+        from .. import frontend
+
+        engine = sglang.Engine(**kwargs)
+        self.kwargs = kwargs
+        self.sampling = {}
+        return engine, frontend.make_sglang_backend(engine, kwargs["model_path"])
+
     def _engine_valid_kwargs(self):
         return self._fields(), "sglang.srt.server_args.ServerArgs"
 
     def _engine_check(self, kwargs):
         cfg = self.cfg
+        if cfg.get("program"):
+            return  # the program's gens set their own lengths
         from sglang.srt.sampling.sampling_params import SamplingParams
 
         required = ["max_new_tokens", "ignore_eos", "temperature", "top_p"]
@@ -274,7 +332,7 @@ class SGLang(base.Adapter):
 
     def _engine_notes(self):
         notes = []
-        if "min_new_tokens" not in self.sampling:
+        if "min_new_tokens" not in self.sampling and self.program is None:
             notes.append("min_new_tokens not set: SGLang refuses it without a tokenizer; ignore_eos fixes the length")
         if str(self.kwargs.get("device")) == "cpu":
             notes.append(

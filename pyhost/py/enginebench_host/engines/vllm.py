@@ -20,6 +20,7 @@ _REQUIRED_SAMPLING = ("max_tokens", "ignore_eos", "temperature", "top_p")
 
 class VLLM(base.Adapter):
     name = "vllm"
+    runs_programs = True
 
     def _import_engine(self):
         try:
@@ -34,6 +35,19 @@ class VLLM(base.Adapter):
         return {"vllm": vllm.__version__, "torch": base.module_version("torch"), **_torch_cuda()}
 
     def _engine_tool_kwargs(self, cfg):
+        if cfg.get("program"):
+            # Programs: text in and out through AsyncLLM, so the tokenizer is
+            # on; programs share prefixes (turns, forks), so prefix caching
+            # is on, as in vLLM's default and SGLang's radix cache.
+            return {
+                "model": cfg["model"],
+                "dtype": cfg["dtype"],
+                "seed": cfg["seed"],
+                "max_model_len": cfg["max_model_len"],
+                "max_num_seqs": cfg["max_batch_size"],
+                "enable_prefix_caching": True,
+                "disable_log_stats": False,
+            }
         return {
             "model": cfg["model"],
             "dtype": cfg["dtype"],
@@ -52,7 +66,10 @@ class VLLM(base.Adapter):
 
     def _engine_valid_kwargs(self):
         from vllm import LLM
-        from vllm.engine.arg_utils import EngineArgs
+        from vllm.engine.arg_utils import AsyncEngineArgs, EngineArgs
+
+        if (self.cfg or {}).get("program"):
+            return base.field_names(AsyncEngineArgs), "vllm.engine.arg_utils.AsyncEngineArgs (programs run on AsyncLLM)"
 
         params = inspect.signature(LLM.__init__).parameters
         valid = {n for n, p in params.items() if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
@@ -97,6 +114,40 @@ class VLLM(base.Adapter):
 
         base.require_params("vllm", SamplingParams, "SamplingParams", _REQUIRED_SAMPLING)
 
+    def _engine_check_features(self, kwargs, features):
+        if "constrained" in (features or []):
+            try:
+                from vllm.sampling_params import StructuredOutputsParams  # noqa: F401
+            except ImportError as exc:
+                raise base.ConfigError(
+                    "the program constrains a gen (regex or JSON schema), and this vLLM has no structured outputs "
+                    "(vllm.sampling_params.StructuredOutputsParams): use vLLM >= 0.11, or a program without constrained gens"
+                ) from exc
+            so = kwargs.get("structured_outputs_config") or {}
+            backend = so.get("backend", "auto") if isinstance(so, dict) else getattr(so, "backend", "auto")
+            wanted = {"xgrammar": ["xgrammar"], "guidance": ["llguidance"], "outlines": ["outlines_core"], "lm-format-enforcer": ["lmformatenforcer"]}
+            import importlib.util
+
+            names = wanted.get(str(backend), ["xgrammar", "llguidance", "outlines_core"])
+            if not any(importlib.util.find_spec(n) for n in names):
+                raise base.ConfigError(
+                    f"the program constrains a gen (regex or JSON schema), and vLLM's structured-outputs backend {backend!r} "
+                    f"needs {' or '.join(names)}, which this python lacks: install it, or choose another backend with "
+                    "--engine-arg 'vllm: structured_outputs_config={\"backend\": ...}'"
+                )
+
+    def _engine_construct_frontend(self, kwargs):
+        from transformers import AutoTokenizer
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        from .. import frontend
+
+        engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
+        self.sampling_dropped = []
+        tokenizer = AutoTokenizer.from_pretrained(kwargs["model"])
+        return engine, frontend.make_vllm_backend(engine, kwargs["model"], tokenizer)
+
     def _engine_generate(self, batch, first):
         sampling = self.sampling
         if self.sampling_by_index is not None:
@@ -130,20 +181,20 @@ class VLLM(base.Adapter):
         return effective_config(self.engine)
 
     def _engine_kv_cache_tokens(self):
-        cc = _get(self.engine, "llm_engine.vllm_config.cache_config")
+        cc = _get(_vllm_config(self.engine), "cache_config")
         blocks, size = getattr(cc, "num_gpu_blocks", None), getattr(cc, "block_size", None)
         if blocks is None or size is None:
             return None
         return int(blocks) * int(size)
 
     def _engine_cache_block_tokens(self):
-        return getattr(_get(self.engine, "llm_engine.vllm_config.cache_config"), "block_size", None)
+        return getattr(_get(_vllm_config(self.engine), "cache_config"), "block_size", None)
 
     def _engine_tensor_parallel(self):
-        return getattr(_get(self.engine, "llm_engine.vllm_config.parallel_config"), "tensor_parallel_size", None)
+        return getattr(_get(_vllm_config(self.engine), "parallel_config"), "tensor_parallel_size", None)
 
     def _engine_reservation(self, kwargs):
-        cc = _get(self.engine, "llm_engine.vllm_config.cache_config")
+        cc = _get(_vllm_config(self.engine), "cache_config")
         res = {}
         for n in ("gpu_memory_utilization", "kv_cache_memory_bytes"):
             v = getattr(cc, n, None)
@@ -155,13 +206,18 @@ class VLLM(base.Adapter):
         notes = []
         if self.sampling_dropped:
             notes.append("this vLLM's SamplingParams lacks " + ", ".join(self.sampling_dropped))
-        note = _multi_step_prefill_note(_get(self.engine, "llm_engine.vllm_config.scheduler_config"),
+        note = _multi_step_prefill_note(_get(_vllm_config(self.engine), "scheduler_config"),
                                         self.cfg.get("max_batch_size"), self.cfg.get("input_len"))
         if note:
             notes.append(note)
         return notes
 
     def _engine_close(self, llm):
+        if self.program is not None and hasattr(llm, "shutdown"):
+            llm.shutdown()  # AsyncLLM
+            del llm
+            gc.collect()
+            return
         # The engine core runs in a child process (EngineCore); shutting it
         # down returns its memory. LLM has no public close().
         core = _get(llm, "llm_engine.engine_core")
@@ -169,6 +225,12 @@ class VLLM(base.Adapter):
             core.shutdown()
         del llm
         gc.collect()
+
+
+def _vllm_config(engine):
+    """The VllmConfig of an LLM (llm_engine.vllm_config) or of an AsyncLLM
+    (vllm_config)."""
+    return _get(engine, "llm_engine.vllm_config") or getattr(engine, "vllm_config", None)
 
 
 def _multi_step_prefill_note(sc, max_batch, input_len):
@@ -230,7 +292,7 @@ EFFECTIVE_CONFIG = {
 def effective_config(llm):
     """The EFFECTIVE_CONFIG fields of an LLM's vllm_config, as "section.name"
     keys; the agreement lab's anchor records the same for its own engine."""
-    vc = _get(llm, "llm_engine.vllm_config")
+    vc = _vllm_config(llm)
     eff = {}
     for section, names in EFFECTIVE_CONFIG.items():
         obj = getattr(vc, section, None) if vc is not None else None
