@@ -223,9 +223,11 @@ def run_batch(program, batch_arguments, backend, check=None, sampling=None):
     for st in states:
         try:
             st.sync()
-            errors.append(st.error())
+            err = st.error()
         except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
+            err = exc
+        # A forked stream's error reaches no state: the backend kept it.
+        errors.append(err if err is not None else backend.error_of(st.stream_executor))
     wall = time.perf_counter() - start
     records = []
     for st, err in zip(states, errors):
@@ -297,10 +299,19 @@ def _normalized_logprob(token_logprobs):
     return sum(values) / len(values) if values else 0.0
 
 
+def _program_key(s):
+    """What identifies one program across its streams: a fork's streams
+    share the program's arguments dict (StreamExecutor.fork passes it on)."""
+    return id(s.arguments)
+
+
 class _Counting:
     """The per-batch counts both backends keep: completion tokens and calls,
-    and each stream's last answer, under one lock (calls come from run_batch's
-    threads)."""
+    each program's last answer over all its streams (forks included), and
+    the first error of each program's calls, under one lock (calls come from
+    run_batch's threads). SGLang's interpreter only warns about an error in a
+    forked stream; recording it here is how such a program counts as
+    failed."""
 
     def _init_counts(self):
         self._lock = threading.Lock()
@@ -312,13 +323,22 @@ class _Counting:
             self._gen_calls = 0
             self._select_calls = 0
             self._last = {}
+            self._errors = {}
 
     def _record(self, s, output_tokens=0, gen=False, select=False):
         with self._lock:
             self._output_tokens += int(output_tokens)
             self._gen_calls += int(gen)
             self._select_calls += int(select)
-            self._last[id(s)] = time.perf_counter()
+            self._last[_program_key(s)] = time.perf_counter()
+
+    def _guarded(self, s, call, *args):
+        try:
+            return call(s, *args)
+        except Exception as exc:
+            with self._lock:
+                self._errors.setdefault(_program_key(s), exc)
+            raise
 
     def counts(self):
         with self._lock:
@@ -326,8 +346,19 @@ class _Counting:
 
     def last_answer(self, s, start):
         with self._lock:
-            t = self._last.get(id(s))
+            t = self._last.get(_program_key(s))
         return None if t is None else t - start
+
+    def error_of(self, s):
+        """The first exception a call of s's program raised, or None."""
+        with self._lock:
+            return self._errors.get(_program_key(s))
+
+    def generate(self, s, sampling_params):
+        return self._guarded(s, self._generate, sampling_params)
+
+    def select(self, s, choices, temperature, choices_method):
+        return self._guarded(s, self._select, choices, temperature, choices_method)
 
 
 def make_sglang_backend(engine, model_path, chat_template=None):
@@ -338,7 +369,7 @@ def make_sglang_backend(engine, model_path, chat_template=None):
     from sglang.lang.global_config import global_config
     from sglang.srt.managers.io_struct import GenerateReqInput
 
-    class SGLangEngineBackend(_base(), _Counting):
+    class SGLangEngineBackend(_Counting, _base()):
         def __init__(self):
             super().__init__()
             self.support_concate_and_append = False
@@ -359,7 +390,7 @@ def make_sglang_backend(engine, model_path, chat_template=None):
 
             return self.loop.call(one())
 
-        def generate(self, s, sampling_params):
+        def _generate(self, s, sampling_params):
             RuntimeEndpoint._handle_dtype_to_regex(self, sampling_params)
             params = {
                 "skip_special_tokens": global_config.skip_special_tokens_in_output,
@@ -376,7 +407,7 @@ def make_sglang_backend(engine, model_path, chat_template=None):
             self._record(s, meta.get("completion_tokens", 0), gen=True)
             return obj["text"], meta
 
-        def select(self, s, choices, temperature, choices_method):
+        def _select(self, s, choices, temperature, choices_method):
             from sglang.lang.choices import ChoicesDecision  # noqa: F401 - the method returns one
 
             obj = self._request(text=s.text_, sampling_params={"max_new_tokens": 0})
@@ -419,7 +450,7 @@ def make_vllm_backend(engine, model_path, tokenizer, chat_template=None):
     except ImportError:  # older vLLM
         StructuredOutputsParams = None
 
-    class VLLMEngineBackend(_base(), _Counting):
+    class VLLMEngineBackend(_Counting, _base()):
         def __init__(self):
             super().__init__()
             self.support_concate_and_append = False
@@ -442,7 +473,7 @@ def make_vllm_backend(engine, model_path, tokenizer, chat_template=None):
 
             return self.loop.call(one())
 
-        def generate(self, s, sp):
+        def _generate(self, s, sp):
             RuntimeEndpoint._handle_dtype_to_regex(self, sp)
             kw = dict(max_tokens=sp.max_new_tokens, min_tokens=sp.min_new_tokens, temperature=sp.temperature, top_p=sp.top_p,
                       top_k=sp.top_k if sp.top_k and sp.top_k > 0 else 0, min_p=sp.min_p, frequency_penalty=sp.frequency_penalty,
@@ -464,7 +495,7 @@ def make_vllm_backend(engine, model_path, tokenizer, chat_template=None):
             self._record(s, len(comp.token_ids), gen=True)
             return comp.text, meta
 
-        def select(self, s, choices, temperature, choices_method):
+        def _select(self, s, choices, temperature, choices_method):
             # Each choice's tokens are scored by their logprobs given the
             # prompt, as RuntimeEndpoint does; vLLM has no token healing, so
             # the prompt's own tokens are left out.

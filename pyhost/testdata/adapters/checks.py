@@ -108,6 +108,12 @@ def the_adapter_reads_the_workload_file_and_hashes_what_it_holds():
 
 
 @check
+def a_program_workload_hashes_its_source_and_arguments_as_go_does():
+    # The vector of offline/workload's TestHashProgramVector.
+    assert base.program_sha256("\u00e9\n", ['{"q":"a"}', "{}"]) == "173bdeabbf8f76cc4a5f8e86f245f933103f92faee58b770dff0a84d2036bb9b"
+
+
+@check
 def a_sharegpt_workload_varies_in_length_and_hashes_its_output_lengths():
     # The vector of offline/workload's HashWithOutputs test.
     assert base.workload_sha256([[0, 1, 2], [128255, 7]], [3, 5]) == "76786c9876086ba0097d6627898b023642b6bdea4bb40be60647cb48b11c1a44"
