@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -535,21 +536,30 @@ func TestCPUTierShareGPT(t *testing.T) {
 
 // SGLang's frontend in-process (pyhost/py/enginebench_host/frontend.py):
 // every example program of examples/programs runs through run_batch on the
-// real sglang.Engine with no HTTP server, gen, chat turns, a JSON-schema
-// answer, fork and select among them, and every check passes. The runner is
-// pyhost/testdata/frontend/real.py; `enginebench run --program` does not
-// drive the backend yet.
-func TestCPUTierSGLangFrontend(t *testing.T) {
-	model := cpuTier(t, modelEnv)
-	venv := cpuTier(t, sglangVenvEnv)
+// real sglang.Engine and on vLLM's AsyncLLM, with no HTTP server, gen, chat
+// turns, a JSON-schema answer, fork and select among them, and every check
+// passes. The runner is pyhost/testdata/frontend/real.py, which loads each
+// engine once for all four examples (TestCPUTierProgramRun runs one through
+// `enginebench run --program`).
+func TestCPUTierFrontend(t *testing.T) {
+	for _, engine := range []struct{ name, venvEnv string }{{"sglang", sglangVenvEnv}, {"vllm", vllmVenvEnv}} {
+		t.Run(engine.name, func(t *testing.T) {
+			model := cpuTier(t, modelEnv)
+			venv := cpuTier(t, engine.venvEnv)
+			frontendExamples(t, engine.name, model, venv)
+		})
+	}
+}
+
+func frontendExamples(t *testing.T, engine, model, venv string) {
 	pyDir, _ := filepath.Abs("../../pyhost/py")
 	runner, _ := filepath.Abs("../../pyhost/testdata/frontend/real.py")
 	programs, _ := filepath.Glob("../../examples/programs/*.py")
 	if len(programs) < 4 {
 		t.Fatalf("examples/programs holds %d programs, want the 4 examples", len(programs))
 	}
-	cmd := exec.Command(filepath.Join(venv, "bin", "python"), append([]string{runner, "sglang", model}, programs...)...)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), append([]string{runner, engine, model}, programs...)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir, "VLLM_CPU_KVCACHE_SPACE=1", "VLLM_CPU_OMP_THREADS_BIND=nobind")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -577,8 +587,8 @@ func TestCPUTierSGLangFrontend(t *testing.T) {
 		if res.Programs != 4 || len(res.Records) != 4 || res.OutputTokens <= 0 || res.GenCalls < 4 {
 			t.Errorf("%s: %+v", res.Program, res)
 		}
-		if res.Program == "fork_select.py" && res.SelectCalls != 4 {
-			t.Errorf("fork_select.py: %d selects, want 4", res.SelectCalls)
+		if res.Program == "fork_select.py" && (res.SelectCalls != 4 || res.GenCalls != 8) {
+			t.Errorf("fork_select.py: %d selects and %d gens, want 4 and 8 (two forks each)", res.SelectCalls, res.GenCalls)
 		}
 		for i, r := range res.Records {
 			if r.Error != nil || r.LatencyS == nil || *r.LatencyS <= 0 || (r.Valid != nil && !*r.Valid) {
@@ -590,6 +600,70 @@ func TestCPUTierSGLangFrontend(t *testing.T) {
 		if !seen[p] {
 			t.Errorf("%s did not run", p)
 		}
+	}
+}
+
+// `enginebench run --program` on both engines: the JSON-schema example,
+// arguments made once and hashed into the workload, every program valid,
+// its tokens and latency counted; and what is refused before any model
+// loads: a file without a program (found by the helper that makes the
+// arguments), an engine that cannot decode under a constraint (the
+// pre-flight).
+func TestCPUTierProgramRun(t *testing.T) {
+	model := cpuTier(t, modelEnv)
+	sg := cpuTier(t, sglangVenvEnv)
+	vl := cpuTier(t, vllmVenvEnv)
+	engines := append([]string{"--engine", "sglang=" + sg, "--engine", "vllm=" + vl}, vllmCPUArgs...)
+	out := filepath.Join(t.TempDir(), "run")
+	args := append([]string{"run", "--program", "../../examples/programs/json_answer.py", "--model", model, "--batch-sizes", "1,2",
+		"--reps", "1", "--warmup", "1", "--out", out, "--load-timeout", "10m", "--batch-timeout", "5m"}, engines...)
+	r := enginebench(t, []string{"PYTHONPATH="}, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	rows := readRows(t, out)
+	if len(rows) != 2*4 {
+		t.Fatalf("%d rows, want 8", len(rows))
+	}
+	for _, row := range rows {
+		p := row.Programs
+		if row.Error != "" || len(row.Flags) != 0 || p == nil || p.Programs != row.BatchSize || p.Valid == nil || *p.Valid != row.BatchSize ||
+			p.GenCalls != row.BatchSize || row.OutputTokens <= 0 || p.LatencyP50S == nil || *p.LatencyP50S <= 0 {
+			t.Errorf("%s bs=%d: error %q flags %v programs %+v output %d", row.Engine, row.BatchSize, row.Error, row.Flags, p, row.OutputTokens)
+		}
+	}
+	m := readManifest(t, out)
+	if mp := m.Workload.Program; mp == nil || mp.File != "json_answer.py" || !slices.Equal(mp.Features, []string{"constrained"}) || mp.ContextLen != 2048 {
+		t.Errorf("manifest program %+v", mp)
+	}
+	for _, e := range m.Engines {
+		if e.Status != results.EngineDone || e.EffectiveConfig["frontend.chat_template"] == nil {
+			t.Errorf("%s: status %s, chat template %v", e.Name, e.Status, e.EffectiveConfig["frontend.chat_template"])
+		}
+	}
+	for _, want := range []string{"SGLang frontend program json_answer.py", "uses constrained", "100% (2/2)", "Programs per second relative to sglang"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	bad := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no program in the file", []string{"--program", "../../pyhost/testdata/frontend/bad/no_program.py"}, "defines no `program`"},
+		{"constrained gens without a grammar", []string{"--program", "../../examples/programs/json_answer.py", "--engine-arg", `sglang: grammar_backend="none"`}, "grammar_backend='none'"},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			args := append([]string{"run", "--model", model, "--batch-sizes", "1", "--reps", "1", "--out", out}, append(b.args, engines...)...)
+			r := enginebench(t, []string{"PYTHONPATH="}, args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, b.want) || strings.Contains(r.stderr, "] loading ") {
+				t.Errorf("exit %d, want %d with %q before any model loads\nstderr:\n%s", r.code, exitUsage, b.want, r.stderr)
+			}
+		})
 	}
 }
 

@@ -449,6 +449,10 @@ func TestRunBadInput(t *testing.T) {
 		{"unknown engine keyword", base("--engine", "vllm", "--engine-arg", "vllm: max_num_seq=4"), nil, []string{"'max_num_seq'", "did you mean max_num_seqs"}},
 		{"sequence too long", base("--engine", "vllm", "--input-len", "250", "--output-len", "10"), nil, []string{"max_position_embeddings 256"}},
 		{"required GPU missing", base("--engine", "vllm", "--require-gpu"), []string{"ENGINEBENCH_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1"}, []string{"engine vllm:", "/nonexistent/libnvidia-ml.so.1"}},
+		{"a program with token-ID flags", base("--engine", "vllm", "--program", "../../examples/programs/chat.py"), nil, []string{"--program", "drop --input-len, --output-len"}},
+		{"a program on transformers", []string{"run", "--model", model, "--engine", "vllm", "--engine", "transformers", "--program", "../../examples/programs/chat.py"}, nil,
+			[]string{"--engine transformers", "run on sglang and vllm only"}},
+		{"a program file that is not there", []string{"run", "--model", model, "--engine", "vllm", "--program", "nonexistent.py"}, nil, []string{"--program nonexistent.py: no such file"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,10 +52,17 @@ type SummaryRecord struct {
 	PerUserTPS *float64 `json:"per_user_output_tokens_per_s_median"`
 	// Shared-prefix workloads: prompt tokens served from the prefix cache and
 	// the most the workload allowed, summed over the measured repetitions.
-	CachedTokens    *int     `json:"cached_tokens"`
-	MaxCachedTokens *int     `json:"max_cached_tokens"`
-	Flags           []string `json:"flags"`
-	WorkloadSHA256  string   `json:"workload_sha256"`
+	CachedTokens    *int `json:"cached_tokens"`
+	MaxCachedTokens *int `json:"max_cached_tokens"`
+	// Program runs: programs per second (median), the share of programs
+	// whose check passed (null without a check), and per-program latency
+	// (medians over the repetitions of each batch's p50 and p90).
+	ProgramsPS     *float64 `json:"programs_per_s_median"`
+	ValidShare     *float64 `json:"programs_valid_share"`
+	ProgramLatP50  *float64 `json:"program_latency_s_p50"`
+	ProgramLatP90  *float64 `json:"program_latency_s_p90"`
+	Flags          []string `json:"flags"`
+	WorkloadSHA256 string   `json:"workload_sha256"`
 }
 
 // SummaryRecords returns the cells of a run as SummaryRecord values.
@@ -91,6 +98,11 @@ func SummaryRecords(m *results.Manifest, rows []results.Row) []SummaryRecord {
 				}
 				s.CachedTokens, s.MaxCachedTokens = &cached, &most
 			}
+			if m.Workload.Program != nil {
+				ps := programStatsOf(c)
+				s.ProgramsPS, s.ValidShare = &c.ProgramsPS.Median, ps.validShare()
+				s.ProgramLatP50, s.ProgramLatP90 = ps.latencyP50, ps.latencyP90
+			}
 		}
 		for f := range c.Flags {
 			s.Flags = append(s.Flags, f)
@@ -118,7 +130,8 @@ func CSV(w io.Writer, m *results.Manifest, rows []results.Row) error {
 		"gpu_util_percent_median", "energy_joules_median", "output_tokens_per_joule_median", "decode_bound_tokens_per_s", "mbu_median",
 		"host_peak_rss_bytes", "host_cpu_cores_median",
 		"ttft_s_p50", "ttft_s_p90", "ttft_s_p99", "tpot_s_p50", "tpot_s_p90", "tpot_s_p99", "e2e_s_p50", "e2e_s_p90", "e2e_s_p99",
-		"per_user_output_tokens_per_s_median", "cached_tokens", "max_cached_tokens", "flags", "workload_sha256"}
+		"per_user_output_tokens_per_s_median", "cached_tokens", "max_cached_tokens",
+		"programs_per_s_median", "programs_valid_share", "program_latency_s_p50", "program_latency_s_p90", "flags", "workload_sha256"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -131,6 +144,9 @@ func CSV(w io.Writer, m *results.Manifest, rows []results.Row) error {
 			rec = append(rec, csvFloat(p))
 		}
 		rec = append(rec, csvInt(s.CachedTokens), csvInt(s.MaxCachedTokens))
+		for _, p := range []*float64{s.ProgramsPS, s.ValidShare, s.ProgramLatP50, s.ProgramLatP90} {
+			rec = append(rec, csvFloat(p))
+		}
 		rec = append(rec, strings.Join(s.Flags, ";"), s.WorkloadSHA256)
 		if err := cw.Write(rec); err != nil {
 			return err

@@ -44,35 +44,18 @@ func programTable(w io.Writer, cells []CellStats) error {
 			}
 			continue
 		}
-		var programs, valid, checked, errs, gens int
-		var p50, p90 []float64
-		for _, r := range c.Rows {
-			p := r.Programs
-			if p == nil {
-				continue
-			}
-			programs += p.Programs
-			errs += p.Errors
-			gens += p.GenCalls + p.SelectCalls
-			if p.Valid != nil {
-				valid += *p.Valid
-				checked += p.Programs
-			}
-			if p.LatencyP50S != nil && p.LatencyP90S != nil {
-				p50, p90 = append(p50, *p.LatencyP50S), append(p90, *p.LatencyP90S)
-			}
-		}
+		ps := programStatsOf(c)
 		validText := "no check"
-		if checked > 0 {
-			validText = fmt.Sprintf("%.0f%% (%d/%d)", 100*float64(valid)/float64(checked), valid, checked)
+		if ps.checked > 0 {
+			validText = fmt.Sprintf("%.0f%% (%d/%d)", 100*float64(ps.valid)/float64(ps.checked), ps.valid, ps.checked)
 		}
 		latency := "—"
-		if len(p50) > 0 {
-			latency = seconds(summarize(p50).Median) + " / " + seconds(summarize(p90).Median)
+		if ps.latencyP50 != nil {
+			latency = seconds(*ps.latencyP50) + " / " + seconds(*ps.latencyP90)
 		}
 		if err := t.Append(c.Engine, c.BatchSize, reps, durationRange(c.Wall), withRange(c.ProgramsPS, "%.2f"),
 			fmt.Sprintf("%.1f", c.OutputTPS.Median), validText, latency,
-			fmt.Sprintf("%.1f", float64(gens)/float64(len(c.Rows))), fmt.Sprint(errs), flagText(c)); err != nil {
+			fmt.Sprintf("%.1f", float64(ps.calls)/float64(len(c.Rows))), fmt.Sprint(ps.errors), flagText(c)); err != nil {
 			return err
 		}
 	}
@@ -85,4 +68,50 @@ func seconds(s float64) string {
 		return fmt.Sprintf("%.0f ms", s*1000)
 	}
 	return fmt.Sprintf("%.2f s", s)
+}
+
+// programStats sums a cell's program rows.
+type programStats struct {
+	programs, valid, checked, errors int
+	// calls counts gens and selects.
+	calls int
+	// latencyP50 and latencyP90 are the medians over the repetitions of
+	// each batch's per-program latency median and p90; nil without any.
+	latencyP50, latencyP90 *float64
+}
+
+func programStatsOf(c CellStats) programStats {
+	var ps programStats
+	var p50, p90 []float64
+	for _, r := range c.Rows {
+		p := r.Programs
+		if p == nil {
+			continue
+		}
+		ps.programs += p.Programs
+		ps.errors += p.Errors
+		ps.calls += p.GenCalls + p.SelectCalls
+		if p.Valid != nil {
+			ps.valid += *p.Valid
+			ps.checked += p.Programs
+		}
+		if p.LatencyP50S != nil && p.LatencyP90S != nil {
+			p50, p90 = append(p50, *p.LatencyP50S), append(p90, *p.LatencyP90S)
+		}
+	}
+	if len(p50) > 0 {
+		a, b := summarize(p50).Median, summarize(p90).Median
+		ps.latencyP50, ps.latencyP90 = &a, &b
+	}
+	return ps
+}
+
+// validShare is the share of checked programs whose check passed; nil
+// without a check.
+func (ps programStats) validShare() *float64 {
+	if ps.checked == 0 {
+		return nil
+	}
+	v := float64(ps.valid) / float64(ps.checked)
+	return &v
 }

@@ -81,6 +81,15 @@ func TestProgramRun(t *testing.T) {
 			}
 		}
 	}
+	for _, s := range report.SummaryRecords(m, rows) {
+		if s.ProgramsPS == nil || *s.ProgramsPS <= 0 || s.ValidShare == nil || s.ProgramLatP50 == nil {
+			t.Errorf("summary %s bs=%d: programs/s %v valid %v latency %v", s.Engine, s.BatchSize, s.ProgramsPS, s.ValidShare, s.ProgramLatP50)
+		} else if want := 1.0; s.Engine == "vllm" && s.BatchSize == 3 {
+			if want = 5.0 / 6; *s.ValidShare != want {
+				t.Errorf("summary vllm bs=3: valid share %v, want %v", *s.ValidShare, want)
+			}
+		}
+	}
 	mp := m.Workload.Program
 	if m.Workload.Dataset != workload.DatasetProgram || mp == nil || mp.File != "q.py" || mp.ContextLen != 2048 || len(mp.Features) != 1 || m.Workload.Prompts != 12 {
 		t.Errorf("manifest workload %+v program %+v", m.Workload, mp)
