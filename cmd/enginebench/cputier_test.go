@@ -681,6 +681,26 @@ func TestCPUTierProgramFileChecks(t *testing.T) {
 	}
 }
 
+// The frontend backends on fake engines, driven by SGLang's real frontend
+// language in each venv that has it: counting, forks' errors and answers,
+// select scoring, constrained gens' parameters, a check that raises, the
+// dry run (pyhost/testdata/frontend/units.py; no model loads).
+func TestCPUTierFrontendUnits(t *testing.T) {
+	for _, env := range []string{sglangVenvEnv, vllmVenvEnv} {
+		t.Run(env, func(t *testing.T) {
+			venv := cpuTier(t, env)
+			pyDir, _ := filepath.Abs("../../pyhost/py")
+			units, _ := filepath.Abs("../../pyhost/testdata/frontend/units.py")
+			cmd := exec.Command(filepath.Join(venv, "bin", "python"), units)
+			cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), "ok forks_count_every_gen") {
+				t.Fatalf("%v\n%s", err, lastLines(string(out), 60))
+			}
+		})
+	}
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {

@@ -249,6 +249,7 @@ def run_batch(program, batch_arguments, backend, check=None, sampling=None):
 # --- the backends -----------------------------------------------------------
 
 def _base():
+    import_frontend()
     from sglang.lang.backend.base_backend import BaseBackend
 
     return BaseBackend
@@ -364,6 +365,7 @@ class _Counting:
 def make_sglang_backend(engine, model_path, chat_template=None):
     """A BaseBackend over a loaded sglang.Engine (built with its tokenizer:
     the frontend works on text)."""
+    import_frontend()
     from sglang.lang.backend.runtime_endpoint import RuntimeEndpoint
     from sglang.lang.chat_template import get_chat_template, get_chat_template_by_model_path
     from sglang.lang.global_config import global_config
@@ -441,6 +443,7 @@ def make_sglang_backend(engine, model_path, chat_template=None):
 def make_vllm_backend(engine, model_path, tokenizer, chat_template=None):
     """A BaseBackend over vLLM's AsyncLLM. tokenizer encodes the choices of a
     select, to score each choice's own tokens."""
+    import_frontend()
     from sglang.lang.backend.runtime_endpoint import RuntimeEndpoint
     from sglang.lang.chat_template import get_chat_template, get_chat_template_by_model_path
     from vllm import SamplingParams
