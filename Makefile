@@ -29,7 +29,7 @@ CPU_TIER_ENV := ENGINEBENCH_CPU_VENV=$(CURDIR)/$(VENV_CPU) ENGINEBENCH_VLLM_CPU_
 # no pinning of OpenMP threads to cores on a small shared machine.
 VLLM_CPU_ENV := --engine-env 'vllm: VLLM_CPU_KVCACHE_SPACE=1' --engine-env 'vllm: VLLM_CPU_OMP_THREADS_BIND=nobind'
 
-.PHONY: all build setup venv-cpu venv-vllm venv-sglang model test test-go test-lab test-gpu demo lint vet fmt bench agreement clean
+.PHONY: all build setup venv-cpu venv-vllm venv-sglang model test test-go test-lab test-gpu demo demo-programs lint vet fmt bench agreement clean
 
 all: build
 
@@ -91,6 +91,14 @@ demo: setup
 	$(BIN) run --engine vllm=$(VENV_VLLM) --engine sglang=$(VENV_SGLANG) --engine transformers=$(VENV_CPU) $(VLLM_CPU_ENV) \
 		--model $(MODEL) --batch-sizes 1,4,16 --input-len 64 --output-len 64 --reps 3 --warmup 1 \
 		--out results/demo-$$(date +%Y%m%d-%H%M%S)
+
+# An SGLang frontend program on both engines (docs/programs.md): a JSON-schema
+# answer, whose validity random weights cannot fake. PROGRAM=FILE for another.
+PROGRAM ?= examples/programs/json_answer.py
+demo-programs: setup
+	$(BIN) run --program $(PROGRAM) --engine sglang=$(VENV_SGLANG) --engine vllm=$(VENV_VLLM) $(VLLM_CPU_ENV) \
+		--model $(MODEL) --batch-sizes 1,4,16 --reps 3 --warmup 1 \
+		--out results/programs-$$(date +%Y%m%d-%H%M%S)
 
 # The agreement lab: throughput against a plain script and vLLM's own benchmark
 # (lab/agreement/AGREEMENT.md).

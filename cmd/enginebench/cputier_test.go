@@ -647,6 +647,26 @@ func TestCPUTierProgramRun(t *testing.T) {
 		}
 	}
 
+	// A prepared program workload runs the very same programs elsewhere:
+	// the file holds the program's source and its arguments.
+	wlFile := filepath.Join(t.TempDir(), "programs.json")
+	prep := enginebench(t, []string{"PYTHONPATH="}, "workload", "prepare", "--program", "../../examples/programs/chat.py", "--python", sg,
+		"--model", model, "--batch-sizes", "2", "--reps", "1", "--warmup", "0", wlFile)
+	if prep.code != 0 || !strings.Contains(prep.stdout, "dataset program: chat.py") || !strings.Contains(prep.stdout, "2 programs") {
+		t.Fatalf("workload prepare: exit %d\nstdout:\n%s\nstderr:\n%s", prep.code, prep.stdout, prep.stderr)
+	}
+	out2 := filepath.Join(t.TempDir(), "run")
+	r2 := enginebench(t, []string{"PYTHONPATH="}, "run", "--workload", wlFile, "--engine", "sglang="+sg, "--model", model, "--out", out2, "--load-timeout", "10m")
+	if r2.code != 0 {
+		t.Fatalf("run --workload: exit %d\nstderr:\n%s", r2.code, r2.stderr)
+	}
+	if rows := readRows(t, out2); len(rows) != 1 || rows[0].Programs == nil || rows[0].Programs.Programs != 2 || rows[0].OutputTokens <= 0 {
+		t.Errorf("run --workload: rows %+v", rows)
+	}
+	if !strings.Contains(r2.stdout, "no check") {
+		t.Errorf("chat.py has no check; the report says otherwise:\n%s", r2.stdout)
+	}
+
 	bad := []struct {
 		name string
 		args []string

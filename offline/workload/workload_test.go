@@ -430,7 +430,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty object", "{}", `corrupt workload file: missing key "version"`},
 		{"unknown key", strings.Replace(orig, `"prefix_len"`, `"prefix_length"`, 1), `corrupt workload file: unknown key "prefix_length"`},
 		{"unknown spec field", strings.Replace(orig, `"reps"`, `"repetitions"`, 1), `corrupt workload file: key "spec": json: unknown field "repetitions"`},
-		{"newer version", strings.Replace(orig, `"version":1`, `"version":3`, 1), "unsupported workload format version 3 (this build reads versions 1 to 2)"},
+		{"newer version", strings.Replace(orig, `"version":1`, `"version":4`, 1), "unsupported workload format version 4 (this build reads versions 1 to 3)"},
 		{"version 2 random", strings.Replace(orig, `"version":1`, `"version":2`, 1), "a random or shared-prefix workload is format version 1"},
 		{"missing key", strings.Replace(orig, "\"prefix_len\":1,\n", "", 1), `corrupt workload file: missing key "prefix_len"`},
 		{"trailing data", orig + "{}", "corrupt workload file: byte 318: trailing data after the JSON document"},

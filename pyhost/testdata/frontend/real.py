@@ -23,7 +23,13 @@ def vllm_engine(model):
     from vllm.engine.arg_utils import AsyncEngineArgs
     from vllm.v1.engine.async_llm import AsyncLLM
 
-    return AsyncLLM.from_engine_args(AsyncEngineArgs(model=model, max_model_len=1024, dtype="bfloat16", seed=0, enforce_eager=True, max_num_seqs=8))
+    from vllm.config import StructuredOutputsConfig
+
+    # Compact JSON under a schema, as the SGLang engine above (vLLM reads it
+    # per engine, as the enginebench adapter sets it).
+    so = StructuredOutputsConfig(backend="xgrammar", disable_any_whitespace=True)
+    return AsyncLLM.from_engine_args(AsyncEngineArgs(model=model, max_model_len=1024, dtype="bfloat16", seed=0, enforce_eager=True, max_num_seqs=8,
+                                                     structured_outputs_config=so))
 
 
 def main():

@@ -47,6 +47,12 @@ class VLLM(base.Adapter):
                 "max_num_seqs": cfg["max_batch_size"],
                 "enable_prefix_caching": True,
                 "disable_log_stats": False,
+                # Constrained gens through xgrammar, SGLang's default grammar
+                # backend, with compact JSON under a schema, as SGLang gets
+                # with constrained_json_disable_any_whitespace: the same
+                # grammar on both engines. vLLM reads this per engine, not
+                # per request, and only for xgrammar or guidance.
+                "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
             }
         return {
             "model": cfg["model"],
@@ -143,7 +149,13 @@ class VLLM(base.Adapter):
 
         from .. import frontend
 
-        engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
+        kw = dict(kwargs)
+        so = kw.get("structured_outputs_config")
+        if isinstance(so, dict):
+            from vllm.config import StructuredOutputsConfig
+
+            kw["structured_outputs_config"] = StructuredOutputsConfig(**so)
+        engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**kw))
         self.sampling_dropped = []
         tokenizer = AutoTokenizer.from_pretrained(kwargs["model"])
         return engine, frontend.make_vllm_backend(engine, kwargs["model"], tokenizer)
