@@ -568,6 +568,10 @@ func frontendExamples(t *testing.T, engine, model, venv string) {
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		line, ok := strings.CutPrefix(line, "RESULT ")
+		if !ok {
+			continue // the engine's own log
+		}
 		var res struct {
 			Program      string `json:"program"`
 			Programs     int    `json:"programs"`

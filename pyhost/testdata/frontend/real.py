@@ -1,7 +1,8 @@
 """Runs example programs through the in-process frontend backends on a real
-engine (the CPU tier): python real.py ENGINE MODEL PROGRAM... prints one JSON
-line per program and exits 1 when a program failed or a check did not pass.
-PYTHONPATH must hold enginebench's embedded package (pyhost/py)."""
+engine (the CPU tier): python real.py ENGINE MODEL PROGRAM... prints one line
+"RESULT <json>" per program (engines log to stdout too) and exits 1 when a
+program failed or a check did not pass. PYTHONPATH must hold enginebench's
+embedded package (pyhost/py)."""
 
 import json
 import sys
@@ -51,7 +52,7 @@ def main():
             bad = [r for r in res["records"] if r["error"] or r["valid"] is False]
             failed += bool(bad) or res["output_tokens"] <= 0
             res["program"] = path.rsplit("/", 1)[-1]
-            print(json.dumps(res), flush=True)
+            print("RESULT " + json.dumps(res), flush=True)
     finally:
         backend.shutdown()
         engine.shutdown()

@@ -35,26 +35,7 @@ class VLLM(base.Adapter):
         return {"vllm": vllm.__version__, "torch": base.module_version("torch"), **_torch_cuda()}
 
     def _engine_tool_kwargs(self, cfg):
-        if cfg.get("program"):
-            # Programs: text in and out through AsyncLLM, so the tokenizer is
-            # on; programs share prefixes (turns, forks), so prefix caching
-            # is on, as in vLLM's default and SGLang's radix cache.
-            return {
-                "model": cfg["model"],
-                "dtype": cfg["dtype"],
-                "seed": cfg["seed"],
-                "max_model_len": cfg["max_model_len"],
-                "max_num_seqs": cfg["max_batch_size"],
-                "enable_prefix_caching": True,
-                "disable_log_stats": False,
-                # Constrained gens through xgrammar, SGLang's default grammar
-                # backend, with compact JSON under a schema, as SGLang gets
-                # with constrained_json_disable_any_whitespace: the same
-                # grammar on both engines. vLLM reads this per engine, not
-                # per request, and only for xgrammar or guidance.
-                "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
-            }
-        return {
+        kw = {
             "model": cfg["model"],
             "dtype": cfg["dtype"],
             "seed": cfg["seed"],
@@ -62,13 +43,24 @@ class VLLM(base.Adapter):
             # The concurrency cap must admit the largest batch in one go.
             "max_num_seqs": cfg["max_batch_size"],
             # Fresh prompts never share a prefix; caching would only add work.
-            # A shared-prefix workload is there to measure it: on.
-            "enable_prefix_caching": bool(cfg.get("prefix_caching")),
-            # Token IDs in, token IDs out: no tokenizer work in the timing.
-            "skip_tokenizer_init": True,
+            # A shared-prefix workload is there to measure it: on. Programs
+            # share prefixes (turns, forks): on, as in SGLang's radix cache.
+            "enable_prefix_caching": bool(cfg.get("prefix_caching") or cfg.get("program")),
             # Per-request metrics (RequestOutput.metrics) need stats on.
             "disable_log_stats": False,
         }
+        if cfg.get("program"):
+            # Programs: text in and out through AsyncLLM, so the tokenizer
+            # is on. Constrained gens go through xgrammar, SGLang's default
+            # grammar backend, with compact JSON under a schema, as SGLang
+            # gets with constrained_json_disable_any_whitespace: the same
+            # grammar on both engines. vLLM reads this per engine, not per
+            # request, and only for xgrammar or guidance.
+            kw["structured_outputs_config"] = {"backend": "xgrammar", "disable_any_whitespace": True}
+        else:
+            # Token IDs in, token IDs out: no tokenizer work in the timing.
+            kw["skip_tokenizer_init"] = True
+        return kw
 
     def _engine_valid_kwargs(self):
         from vllm import LLM
