@@ -439,6 +439,12 @@ func describeRow(r *results.Row) string {
 		return s + "FAILED: " + firstLine(r.Error)
 	}
 	s += fmt.Sprintf("%.3fs, %.1f output tok/s", r.WallS, r.OutputTokensPerS())
+	if p := r.Programs; p != nil {
+		s += fmt.Sprintf(", %.2f programs/s", r.ProgramsPerS())
+		if p.Valid != nil {
+			s += fmt.Sprintf(", %d of %d valid", *p.Valid, p.Programs)
+		}
+	}
 	if len(r.Flags) > 0 {
 		s += " [" + strings.Join(r.Flags, ", ") + "]"
 	}
