@@ -88,7 +88,7 @@ def load_program(path, source=None):
     if source is None:
         if not os.path.isfile(path):
             raise ConfigError(f"--program {path}: no such file")
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", newline="") as f:  # bytes as Go hashes them
             source = f.read()
     import_frontend()
     module = types.ModuleType("enginebench_program")
@@ -116,13 +116,14 @@ def load_program(path, source=None):
     return program, arguments, check
 
 
-def make_arguments(path, n, seed):
+def make_arguments(path, n, seed, source=None):
     """The n argument dicts the file's `arguments(n, seed)` gives, checked:
     a list of n dicts whose keys are the program's parameters and whose
-    values survive JSON (the workload file stores them)."""
+    values survive JSON (the workload file stores them). source: as for
+    load_program."""
     import json
 
-    program, arguments, _ = load_program(path)
+    program, arguments, _ = load_program(path, source)
     try:
         got = arguments(n, seed)
     except Exception as exc:  # noqa: BLE001
@@ -196,10 +197,13 @@ def write_arguments(arg):
     import json
 
     path = arg["program"]
-    program, _, _ = load_program(path)
-    args = make_arguments(path, int(arg["n"]), int(arg["seed"]))
-    with open(path, encoding="utf-8") as f:
+    if not os.path.isfile(path):
+        raise ConfigError(f"--program {path}: no such file")
+    # Read once: the text hashed is the text that made the arguments.
+    with open(path, encoding="utf-8", newline="") as f:  # bytes as Go hashes them
         source = f.read()
+    program, _, _ = load_program(path, source)
+    args = make_arguments(path, int(arg["n"]), int(arg["seed"]), source)
     doc = {"source": source, "arguments": [canonical_json(a) for a in args], "features": program_features(program, args)}
     with open(arg["out"], "w", encoding="utf-8") as f:
         json.dump(doc, f)
