@@ -694,15 +694,7 @@ func TestCPUTierProgramRun(t *testing.T) {
 // A bad program file is refused naming the fix, before any engine loads
 // (pyhost/testdata/frontend/checks.py, in SGLang's venv for its frontend).
 func TestCPUTierProgramFileChecks(t *testing.T) {
-	venv := cpuTier(t, sglangVenvEnv)
-	pyDir, _ := filepath.Abs("../../pyhost/py")
-	checks, _ := filepath.Abs("../../pyhost/testdata/frontend/checks.py")
-	cmd := exec.Command(filepath.Join(venv, "bin", "python"), checks)
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.Contains(string(out), "FAIL") {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	frontendScript(t, cpuTier(t, sglangVenvEnv), "checks.py", "ok no_program.py")
 }
 
 // The frontend backends on fake engines, driven by SGLang's real frontend
@@ -712,16 +704,22 @@ func TestCPUTierProgramFileChecks(t *testing.T) {
 func TestCPUTierFrontendUnits(t *testing.T) {
 	for _, env := range []string{sglangVenvEnv, vllmVenvEnv} {
 		t.Run(env, func(t *testing.T) {
-			venv := cpuTier(t, env)
-			pyDir, _ := filepath.Abs("../../pyhost/py")
-			units, _ := filepath.Abs("../../pyhost/testdata/frontend/units.py")
-			cmd := exec.Command(filepath.Join(venv, "bin", "python"), units)
-			cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
-			out, err := cmd.CombinedOutput()
-			if err != nil || strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), "ok forks_count_every_gen") {
-				t.Fatalf("%v\n%s", err, lastLines(string(out), 60))
-			}
+			frontendScript(t, cpuTier(t, env), "units.py", "ok forks_count_every_gen")
 		})
+	}
+}
+
+// frontendScript runs a script of pyhost/testdata/frontend in venv's
+// python, which must exit 0, print no FAIL line, and print want.
+func frontendScript(t *testing.T, venv, script, want string) {
+	t.Helper()
+	pyDir, _ := filepath.Abs("../../pyhost/py")
+	path, _ := filepath.Abs(filepath.Join("../../pyhost/testdata/frontend", script))
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), path)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+pyDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), want) {
+		t.Fatalf("%s: %v\n%s", script, err, lastLines(string(out), 60))
 	}
 }
 

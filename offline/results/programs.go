@@ -72,15 +72,14 @@ func (r *Row) TallyPrograms(b *ProgramBatch) {
 		r.Flags = flags
 		return
 	}
-	seen := map[int]bool{}
+	counts := FirstAnswers(r.FirstPrompt, r.BatchSize)
 	var latencies []float64
 	checked, valid := false, 0
 	for _, rec := range b.Records {
-		if rec.Index < r.FirstPrompt || rec.Index >= r.FirstPrompt+r.BatchSize || seen[rec.Index] {
+		if !counts(rec.Index) {
 			r.ExtraRequests++
 			continue
 		}
-		seen[rec.Index] = true
 		r.ProgramDetail = append(r.ProgramDetail, rec)
 		p.Programs++
 		if rec.Error != "" {
@@ -119,6 +118,21 @@ func (r *Row) TallyPrograms(b *ProgramBatch) {
 		flags = append(flags, FlagProgramErrors)
 	}
 	r.Flags = flags
+}
+
+// FirstAnswers returns a function that reports whether an answer naming
+// workload index i counts in the batch [first, first+size): i is one of
+// the batch's and no earlier answer named it. Any other answer is extra:
+// left out of every figure and flagged.
+func FirstAnswers(first, size int) func(i int) bool {
+	seen := map[int]bool{}
+	return func(i int) bool {
+		if i < first || i >= first+size || seen[i] {
+			return false
+		}
+		seen[i] = true
+		return true
+	}
 }
 
 // ProgramsPerS is programs run per second of wall time.

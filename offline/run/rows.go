@@ -35,13 +35,12 @@ func rowOf(engine string, wl *workload.Workload, res *protocol.BatchResult, cl w
 		row.TallyPrograms(res.Programs)
 		return row
 	}
-	seen := map[int]bool{}
+	counts := results.FirstAnswers(cl.First, cl.BatchSize)
 	for _, q := range res.Requests {
-		if q.Index < cl.First || q.Index >= cl.First+cl.BatchSize || seen[q.Index] {
+		if !counts(q.Index) {
 			row.ExtraRequests++
 			continue
 		}
-		seen[q.Index] = true
 		row.Detail = append(row.Detail, q)
 	}
 	row.MaxCachedTokens = maxCached
