@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/enginebench/enginebench/offline/results"
+	"github.com/enginebench/enginebench/offline/stats"
 )
 
 // programHeader is the report's second line for a program run: the program,
@@ -51,7 +52,7 @@ func programTable(w io.Writer, cells []CellStats) error {
 		}
 		latency := "—"
 		if ps.latencyP50 != nil {
-			latency = seconds(*ps.latencyP50) + " / " + seconds(*ps.latencyP90)
+			latency = duration(*ps.latencyP50) + " / " + duration(*ps.latencyP90)
 		}
 		if err := t.Append(c.Engine, c.BatchSize, reps, durationRange(c.Wall), withRange(c.ProgramsPS, "%.2f"),
 			fmt.Sprintf("%.1f", c.OutputTPS.Median), validText, latency,
@@ -62,12 +63,9 @@ func programTable(w io.Writer, cells []CellStats) error {
 	return t.Render()
 }
 
-// seconds renders a duration in seconds in the unit that suits it.
-func seconds(s float64) string {
-	if s < 1 {
-		return fmt.Sprintf("%.0f ms", s*1000)
-	}
-	return fmt.Sprintf("%.2f s", s)
+// duration renders one duration in the unit durationRange would choose.
+func duration(s float64) string {
+	return durationRange(stats.Summary{N: 1, Median: s, Max: s})
 }
 
 // programStats sums a cell's program rows.

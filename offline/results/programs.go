@@ -64,12 +64,8 @@ func (r *Row) TallyPrograms(b *ProgramBatch) {
 	r.Programs = p
 	r.ProgramDetail = nil
 	r.ExtraRequests = 0
-	flags := []string{}
-	if r.Error != "" {
-		flags = append(flags, FlagError)
-	}
 	if b == nil {
-		r.Flags = flags
+		r.Flags = r.answerFlags()
 		return
 	}
 	counts := FirstAnswers(r.FirstPrompt, r.BatchSize)
@@ -108,16 +104,10 @@ func (r *Row) TallyPrograms(b *ProgramBatch) {
 			p.LatencyP50S, p.LatencyP90S = &p50, &p90
 		}
 	}
-	if r.Error == "" && p.Programs < r.BatchSize {
-		flags = append(flags, FlagMissingRequests)
-	}
-	if r.ExtraRequests > 0 {
-		flags = append(flags, FlagExtraRequests)
-	}
+	r.Flags = r.answerFlags()
 	if p.Errors > 0 {
-		flags = append(flags, FlagProgramErrors)
+		r.Flags = append(r.Flags, FlagProgramErrors)
 	}
-	r.Flags = flags
 }
 
 // FirstAnswers returns a function that reports whether an answer naming

@@ -178,6 +178,23 @@ type Key struct {
 // Key returns the row's cell.
 func (r *Row) Key() Key { return Key{r.Engine, r.BatchSize, r.Rep, r.Warmup} }
 
+// answerFlags are the flags every batch gets from its answers' count: a
+// failed call, fewer answers than the batch holds (Requests: sequences or
+// programs), answers left out as extra.
+func (r *Row) answerFlags() []string {
+	flags := []string{}
+	if r.Error != "" {
+		flags = append(flags, FlagError)
+	}
+	if r.Error == "" && r.Requests < r.BatchSize {
+		flags = append(flags, FlagMissingRequests)
+	}
+	if r.ExtraRequests > 0 {
+		flags = append(flags, FlagExtraRequests)
+	}
+	return flags
+}
+
 // Writer appends rows to a JSONL file, one per line, flushed and synced as
 // each row is written, so a crash loses nothing already measured.
 type Writer struct {
@@ -305,16 +322,7 @@ func (r *Row) Tally(lengths Lengths, cacheExpected bool) {
 			mismatch = true
 		}
 	}
-	flags := []string{}
-	if r.Error != "" {
-		flags = append(flags, FlagError)
-	}
-	if r.Error == "" && r.Requests < r.BatchSize {
-		flags = append(flags, FlagMissingRequests)
-	}
-	if r.ExtraRequests > 0 {
-		flags = append(flags, FlagExtraRequests)
-	}
+	flags := r.answerFlags()
 	if r.ShortRequests > 0 {
 		flags = append(flags, FlagShortOutput)
 	}

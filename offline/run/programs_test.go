@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,7 +63,7 @@ func TestProgramRun(t *testing.T) {
 		wantValid, wantErrors, wantTokens := r.BatchSize, 0, 8*r.BatchSize
 		if failed {
 			wantValid, wantErrors, wantTokens = r.BatchSize-1, 1, 8*(r.BatchSize-1)
-			if !strings.Contains(r.ProgramDetail[0].Error, "fake program failure") || !hasFlag(r.Flags, results.FlagProgramErrors) {
+			if !strings.Contains(r.ProgramDetail[0].Error, "fake program failure") || !slices.Contains(r.Flags, results.FlagProgramErrors) {
 				t.Errorf("raising program: detail %+v, flags %v", r.ProgramDetail[0], r.Flags)
 			}
 		} else if len(r.Flags) != 0 {
@@ -126,13 +127,4 @@ func TestProgramResumeRefusesAnotherProgram(t *testing.T) {
 	if _, err := Execute(t.Context(), other, Options{Worker: fakeWorker}); err == nil || !strings.Contains(err.Error(), "--program") {
 		t.Errorf("resume with another program file: %v", err)
 	}
-}
-
-func hasFlag(flags []string, f string) bool {
-	for _, x := range flags {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }

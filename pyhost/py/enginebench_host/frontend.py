@@ -212,30 +212,36 @@ def write_arguments(arg):
 
 # --- running a batch --------------------------------------------------------
 
-def run_batch(program, batch_arguments, backend, check=None, sampling=None):
-    """One run_batch call with len(batch_arguments) programs on as many
-    threads, all at once, then a wait for every program (run_batch itself
-    waits for the last one only). Returns the batch's counts and one record
-    per program: latency (from the batch's start to its stream's last engine
-    answer), whether check() passed (None without a check), and the error with
-    its traceback where the program raised."""
+def run_programs(program, batch_arguments, backend, sampling=None):
+    """The timed part of a batch: one run_batch call with
+    len(batch_arguments) programs on as many threads, all at once, then a
+    wait for every program (run_batch itself waits for the last one only).
+    Nothing else: checks and records are made afterwards (outcome)."""
     backend.reset_counts()
     n = len(batch_arguments)
     start = time.perf_counter()
     states = program.run_batch(batch_arguments, backend=backend, num_threads=max(n, 1), progress_bar=False, **(sampling or {}))
-    errors = []
+    raised = []
     for st in states:
         try:
             st.sync()
-            err = st.error()
-        except Exception as exc:  # noqa: BLE001
-            err = exc
-        # A forked stream's error reaches no state: the backend kept it.
-        errors.append(err if err is not None else backend.error_of(st.stream_executor))
-    wall = time.perf_counter() - start
+            raised.append(None)
+        except Exception as exc:  # noqa: BLE001 - the program's, recorded in outcome
+            raised.append(exc)
+    return {"states": states, "raised": raised, "start": start, "wall_s": time.perf_counter() - start}
+
+
+def outcome(batch, backend, check=None):
+    """What a batch of run_programs gave, outside any timing: the counts
+    and one record per program: latency (from the batch's start to the
+    program's last engine answer, forks included), whether check() passed
+    (None without a check), and the error with its traceback where the
+    program raised."""
     records = []
-    for st, err in zip(states, errors):
-        rec = {"latency_s": backend.last_answer(st.stream_executor, start), "valid": None, "error": None}
+    for st, exc in zip(batch["states"], batch["raised"]):
+        # A forked stream's error reaches no state: the backend kept it.
+        err = exc or st.error() or backend.error_of(st.stream_executor)
+        rec = {"latency_s": backend.last_answer(st.stream_executor, batch["start"]), "valid": None, "error": None}
         if err is not None:
             rec["error"] = "".join(traceback.format_exception(type(err), err, err.__traceback__)) if isinstance(err, BaseException) else str(err)
         elif check is not None:
@@ -245,9 +251,12 @@ def run_batch(program, batch_arguments, backend, check=None, sampling=None):
                 rec["valid"] = False
                 rec["check_error"] = f"{type(exc).__name__}: {exc}"
         records.append(rec)
-    counts = backend.counts()
-    return {"programs": n, "wall_s": wall, "output_tokens": counts["output_tokens"], "gen_calls": counts["gen_calls"],
-            "select_calls": counts["select_calls"], "records": records}
+    return {"programs": len(records), "wall_s": batch["wall_s"], **backend.counts(), "records": records}
+
+
+def run_batch(program, batch_arguments, backend, check=None, sampling=None):
+    """run_programs then outcome: one batch and what it gave."""
+    return outcome(run_programs(program, batch_arguments, backend, sampling), backend, check)
 
 
 # --- the backends -----------------------------------------------------------

@@ -150,6 +150,19 @@ def a_check_that_raises_counts_the_program_not_valid():
 
 
 @check
+def checks_run_after_the_timed_part():
+    calls = []
+    b = vllm_backend()
+    try:
+        batch = frontend.run_programs(constrained, [{"q": "a"}, {"q": "b"}], b)
+        assert calls == [] and batch["wall_s"] > 0, batch
+        res = frontend.outcome(batch, b, check=lambda st: calls.append(st) or True)
+    finally:
+        b.shutdown()
+    assert len(calls) == 2 and [r["valid"] for r in res["records"]] == [True, True], res
+
+
+@check
 def a_constrained_gen_reaches_vllm_as_structured_outputs():
     engine = FakeAsyncLLM()
     b = frontend.make_vllm_backend(engine, "fake-model", FakeTokenizer(), chat_template="default")

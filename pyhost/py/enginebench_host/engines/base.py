@@ -155,8 +155,6 @@ class Adapter(abc.ABC):
     hooks; this class keeps the workload and the timing honest."""
 
     name = "engine"
-    # Whether the adapter runs program workloads (_engine_construct_frontend).
-    runs_programs = False
 
     def __init__(self):
         self.prompts = None
@@ -181,7 +179,7 @@ class Adapter(abc.ABC):
         """Imports the engine and validates the arguments, loading nothing."""
         self.cfg = cfg
         if cfg.get("program") and not self.runs_programs:
-            raise ConfigError(f"{self.name} cannot run SGLang frontend programs (--program): run them with --engine sglang and --engine vllm")
+            raise self._no_programs()
         self._import_engine()
         kwargs = self.constructor_kwargs(cfg)
         self.validate(kwargs)
@@ -291,12 +289,10 @@ class Adapter(abc.ABC):
         self.calls += 1
         # The run's temperature and top_p are the defaults of every gen that
         # sets none; a program's own settings win, as in SGLang.
-        res = frontend.run_batch(self.program["program"], args[first:first + count], self.backend, self.program["check"],
-                                 sampling={"temperature": s["temperature"], "top_p": s["top_p"]})
-        for i, rec in enumerate(res["records"]):
-            rec["index"] = first + i
-        self.last = ("programs", res)
-        return {"engine_s": res["wall_s"]}
+        batch = frontend.run_programs(self.program["program"], args[first:first + count], self.backend,
+                                      sampling={"temperature": s["temperature"], "top_p": s["top_p"]})
+        self.last = ("programs", (first, batch))
+        return {"engine_s": batch["wall_s"]}
 
     def collect(self, arg):
         """The last batch's per-request counts. With keep_ids, each request
@@ -307,8 +303,14 @@ class Adapter(abc.ABC):
         if self.last is None:
             return {"requests": []}
         if self.last[0] == "programs":
-            res = self.last[1]
+            from .. import frontend
+
+            first, batch = self.last[1]
             self.last = None
+            # The checks run here, after the timed call.
+            res = frontend.outcome(batch, self.backend, self.program["check"])
+            for i, rec in enumerate(res["records"]):
+                rec["index"] = first + i
             return {"requests": [], "programs": {k: res[k] for k in ("output_tokens", "gen_calls", "select_calls", "records")}}
         first, count, outputs = self.last
         self.last = None
@@ -425,10 +427,20 @@ class Adapter(abc.ABC):
     def _engine_close(self, engine):
         pass
 
+    @property
+    def runs_programs(self):
+        """Whether the adapter runs program workloads: it has a frontend
+        backend (overrides _engine_construct_frontend)."""
+        return type(self)._engine_construct_frontend is not Adapter._engine_construct_frontend
+
+    def _no_programs(self):
+        return ConfigError(f"{self.name} cannot run SGLang frontend programs (--program): run them with --engine sglang and --engine vllm")
+
     def _engine_construct_frontend(self, kwargs):
         """A program workload: constructs the engine with its tokenizer (the
-        frontend works on text) and returns (engine, frontend backend)."""
-        raise NotImplementedError  # runs_programs is False
+        frontend works on text) and returns (engine, frontend backend). An
+        engine without a frontend backend refuses, as its pre-flight did."""
+        raise self._no_programs()
 
     def _engine_check_features(self, kwargs, features):
         """Raises ConfigError when the engine, so configured, cannot do a

@@ -27,7 +27,6 @@ _CONTEXT_MARGIN = 8
 
 class SGLang(base.Adapter):
     name = "sglang"
-    runs_programs = True
 
     def _import_engine(self):
         try:
@@ -63,28 +62,38 @@ class SGLang(base.Adapter):
         return not torch.cuda.is_available()
 
     def _engine_tool_kwargs(self, cfg):
-        if cfg.get("program"):
-            return self._program_tool_kwargs(cfg)
-        context = cfg["max_model_len"] + _CONTEXT_MARGIN
+        program = bool(cfg.get("program"))
+        fields = self._fields()
         kw = {
             "model_path": cfg["model"],
             "dtype": cfg["dtype"],
             "random_seed": cfg["seed"],
+            # The concurrency cap must admit the largest batch in one go.
+            "max_running_requests": cfg["max_batch_size"],
+            "log_level": "error",
+        }
+        if program:
+            # Programs: text in and out (the tokenizer on), the radix cache
+            # on (programs share prefixes: turns, forks), SGLang's own
+            # context length (the model's: max_model_len is that here), and
+            # compact JSON under a schema, as the vLLM adapter sets, so both
+            # engines decode the same grammar.
+            context = int(cfg["max_model_len"])
+            if "constrained_json_disable_any_whitespace" in fields:
+                kw["constrained_json_disable_any_whitespace"] = True
+        else:
             # SGLang refuses a prompt within a few tokens of its context
             # length and clamps max_new_tokens to fit: give it a margin so the
             # fixed output length is never cut.
-            "context_length": context,
-            # The concurrency cap must admit the largest batch in one go.
-            "max_running_requests": cfg["max_batch_size"],
+            context = cfg["max_model_len"] + _CONTEXT_MARGIN
+            kw["context_length"] = context
             # Fresh prompts never share a prefix; the radix cache would match
             # single leading tokens across them. A shared-prefix workload is
             # there to measure it: on.
-            "disable_radix_cache": not cfg.get("prefix_caching"),
+            kw["disable_radix_cache"] = not cfg.get("prefix_caching")
             # Token IDs in, token IDs out: no tokenizer work in the timing.
-            "skip_tokenizer_init": True,
-            "log_level": "error",
-        }
-        if "enable_metrics" in self._fields():
+            kw["skip_tokenizer_init"] = True
+        if "enable_metrics" in fields:
             # Per-request time to first token in meta_info, as vLLM's request
             # metrics give it (the tool sets disable_log_stats=False there).
             kw["enable_metrics"] = True
@@ -100,35 +109,10 @@ class SGLang(base.Adapter):
         # Decode batches above the largest captured CUDA graph run eagerly (a
         # performance cliff); capture up to the sweep's largest batch, as
         # SGLang's bench_one_batch does. The name moved between releases.
-        fields = self._fields()
         for name in ("cuda_graph_max_bs", "cuda_graph_max_bs_decode"):
             if name in fields:
                 kw[name] = max(cfg["max_batch_size"], 1)
                 break
-        return kw
-
-    def _program_tool_kwargs(self, cfg):
-        """Programs: text in and out (the tokenizer on), the radix cache on
-        (programs share prefixes: turns, forks), the model's own context
-        length, and compact JSON under a schema, as the vLLM backend asks per
-        request, so both engines decode the same grammar."""
-        kw = {
-            "model_path": cfg["model"],
-            "dtype": cfg["dtype"],
-            "random_seed": cfg["seed"],
-            "max_running_requests": cfg["max_batch_size"],
-            "log_level": "error",
-        }
-        fields = self._fields()
-        if "constrained_json_disable_any_whitespace" in fields:
-            kw["constrained_json_disable_any_whitespace"] = True
-        if "enable_metrics" in fields:
-            kw["enable_metrics"] = True
-        if self._on_cpu(cfg):
-            kw["device"] = "cpu"
-            kw["attention_backend"] = "torch_native"
-            kw["disable_cuda_graph"] = True
-            kw["max_total_tokens"] = max(cfg["max_batch_size"], 1) * int(cfg["max_model_len"])
         return kw
 
     def _engine_check_features(self, kwargs, features):

@@ -20,7 +20,6 @@ _REQUIRED_SAMPLING = ("max_tokens", "ignore_eos", "temperature", "top_p")
 
 class VLLM(base.Adapter):
     name = "vllm"
-    runs_programs = True
 
     def _import_engine(self):
         try:
